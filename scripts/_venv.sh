@@ -1,0 +1,27 @@
+# Sourced by the scripts: creates or refreshes .venv from the pinned dependencies.
+# Needs only Python >= 3.11 and access to PyPI; everything else comes from the wheels.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+
+ensure_venv() {
+  local python=${PYTHON:-python3}
+  if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "Shopmesh needs Python 3.11 or newer (set PYTHON=...)" >&2
+    return 1
+  fi
+  # Reinstall only when the pins or the local packages' metadata change.
+  local want
+  want=$(cat "$ROOT/constraints.txt" "$ROOT/requirements/dev.in" "$ROOT"/*/python/pyproject.toml \
+    "$ROOT"/tools/pyproject.toml | sha256sum | cut -c1-16)
+  if [ -f "$VENV/.installed" ] && [ "$(cat "$VENV/.installed")" = "$want" ]; then
+    return 0
+  fi
+  echo "Preparing $VENV (first run, or the pins changed)..." >&2
+  [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
+  # PIP_CONSTRAINT wins over any machine-wide pip constraint, so every environment
+  # resolves exactly the versions in constraints.txt.
+  PIP_CONSTRAINT="$ROOT/constraints.txt" "$VENV/bin/python" -m pip install -q \
+    --disable-pip-version-check -r "$ROOT/requirements/dev.in" \
+    -e "$ROOT/gen/python" -e "$ROOT/tools"
+  echo "$want" >"$VENV/.installed"
+}
