@@ -11,8 +11,9 @@ ensure_venv() {
   fi
   # Reinstall only when the pins or the local packages' metadata change.
   local want
-  want=$(cat "$ROOT/constraints.txt" "$ROOT/requirements/dev.in" "$ROOT"/*/python/pyproject.toml \
-    "$ROOT"/tools/pyproject.toml | sha256sum | cut -c1-16)
+  local packages=("$ROOT/gen/python" "$ROOT/tools" "$ROOT"/libs/* "$ROOT"/services/*)
+  want=$(cat "$ROOT/constraints.txt" "$ROOT/requirements/dev.in" \
+    "${packages[@]/%//pyproject.toml}" | sha256sum | cut -c1-16)
   if [ -f "$VENV/.installed" ] && [ "$(cat "$VENV/.installed")" = "$want" ]; then
     return 0
   fi
@@ -22,6 +23,6 @@ ensure_venv() {
   # resolves exactly the versions in constraints.txt.
   PIP_CONSTRAINT="$ROOT/constraints.txt" "$VENV/bin/python" -m pip install -q \
     --disable-pip-version-check -r "$ROOT/requirements/dev.in" \
-    -e "$ROOT/gen/python" -e "$ROOT/tools"
+    "${packages[@]/#/--editable=}"
   echo "$want" >"$VENV/.installed"
 }
