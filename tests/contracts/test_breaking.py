@@ -85,7 +85,7 @@ def test_additive_change_is_accepted(copy: Layout) -> None:
         copy,
         "shop/catalog/v1/errors.proto",
         "ERROR_REASON_PRODUCT_NOT_FOUND = 1;",
-        "ERROR_REASON_PRODUCT_NOT_FOUND = 1;\n  ERROR_REASON_PRODUCT_RETIRED = 2;",
+        "ERROR_REASON_PRODUCT_NOT_FOUND = 1;\n  ERROR_REASON_PRODUCT_RETIRED = 99;",
     )
     result = buf_cli.breaking(copy, copy.released_image)
     assert result.returncode == 0, result.stdout + result.stderr

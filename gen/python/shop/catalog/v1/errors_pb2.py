@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cshop/catalog/v1/errors.proto\x12\x0fshop.catalog.v1*O\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1e\x45RROR_REASON_PRODUCT_NOT_FOUND\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cshop/catalog/v1/errors.proto\x12\x0fshop.catalog.v1*q\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1e\x45RROR_REASON_PRODUCT_NOT_FOUND\x10\x01\x12 \n\x1c\x45RROR_REASON_INVALID_PRODUCT\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,5 +32,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shop.catalog.v1.errors_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ERRORREASON']._serialized_start=49
-  _globals['_ERRORREASON']._serialized_end=128
+  _globals['_ERRORREASON']._serialized_end=162
 # @@protoc_insertion_point(module_scope)

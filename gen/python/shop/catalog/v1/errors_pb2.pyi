@@ -25,6 +25,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     ERROR_REASON_UNSPECIFIED: _ErrorReason.ValueType  # 0
     ERROR_REASON_PRODUCT_NOT_FOUND: _ErrorReason.ValueType  # 1
     """No product has this SKU (NOT_FOUND)."""
+    ERROR_REASON_INVALID_PRODUCT: _ErrorReason.ValueType  # 2
+    """The product breaks a catalog invariant (INVALID_ARGUMENT, with a google.rpc.BadRequest
+    naming the field). The request rules catch nearly all of these first.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Why a catalog request failed: the `reason` of the `google.rpc.ErrorInfo` detail
@@ -34,4 +38,8 @@ class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
 ERROR_REASON_UNSPECIFIED: ErrorReason.ValueType  # 0
 ERROR_REASON_PRODUCT_NOT_FOUND: ErrorReason.ValueType  # 1
 """No product has this SKU (NOT_FOUND)."""
+ERROR_REASON_INVALID_PRODUCT: ErrorReason.ValueType  # 2
+"""The product breaks a catalog invariant (INVALID_ARGUMENT, with a google.rpc.BadRequest
+naming the field). The request rules catch nearly all of these first.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
