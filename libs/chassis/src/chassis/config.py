@@ -1,0 +1,32 @@
+"""How a service process reads its configuration: SHOP_* environment variables."""
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Everything the stack (or a Kubernetes manifest) tells a service instance."""
+
+    # Required fields default to "" only so that `ServiceSettings()` type-checks; their
+    # min_length rejects the default, so a missing SHOP_SERVICE still fails at startup.
+    model_config = SettingsConfigDict(env_prefix="SHOP_", frozen=True, validate_default=True)
+
+    service: str = Field(default="", min_length=1, pattern="^[a-z]+$")
+    """Service name, e.g. "catalog"; also its mesh authority and error domain."""
+    instance: str = Field(default_factory=lambda fields: str(fields.get("service", "")))
+    """Instance name for logs and metric labels, e.g. "catalog-1"; defaults to the service."""
+    database_url: str = Field(default="", min_length=1)
+    """SQLAlchemy URL, postgresql+psycopg://role:password@host:port/database."""
+    grpc_port: int = 50051
+    metrics_port: int = 9464
+    nats_url: str = "nats://127.0.0.1:4222"
+    mesh_outbound: str = "127.0.0.1:8480"
+    """The instance's sidecar outbound listener; every call to another service goes here."""
+    default_deadline_s: float = 5.0
+    """Deadline of incoming calls that carry none, and of outgoing calls made outside one."""
+    shutdown_grace_s: float = 10.0
+    """How long in-flight calls may run on after SIGTERM before they are cancelled."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    migration_check_interval_s: float = 2.0

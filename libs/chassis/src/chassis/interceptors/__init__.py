@@ -1,0 +1,1 @@
+"""Server interceptors; chassis.server puts them in their order."""

@@ -1,0 +1,359 @@
+"""The server interceptors, through a real in-process chassis server and gRPC calls."""
+
+import asyncio
+import io
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import grpc.aio
+import pytest
+from chassis_support import GET_PRODUCT, Context, FakeCatalog, running, settings
+from google.rpc import error_details_pb2
+from prometheus_client import REGISTRY
+
+from chassis import context as call_context
+from chassis import errors, status
+from chassis.logs import JsonFormatter
+from shop.catalog.v1 import catalog_service_pb2 as catalog
+from shop.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
+from shop.catalog.v1 import product_pb2
+from shop.common.v1 import money_pb2
+
+
+def valid_product() -> product_pb2.Product:
+    return product_pb2.Product(
+        sku="SKU-1",
+        name="Teapot",
+        price=money_pb2.Money(currency_code="EUR", amount_minor=1999),
+        weight_grams=800,
+        categories=["kitchen"],
+        image_url="https://images.example.com/teapot.jpg",
+    )
+
+
+def get_product_error(
+    servicer: FakeCatalog, metadata: tuple[tuple[str, str], ...] = ()
+) -> grpc.aio.AioRpcError:
+    async def call() -> grpc.aio.AioRpcError:
+        async with running(servicer) as (_, channel):
+            stub = catalog_grpc.CatalogServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await stub.GetProduct(catalog.GetProductRequest(sku="SKU-1"), metadata=metadata)
+            return raised.value
+
+    return asyncio.run(call())
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the chassis logs during the test, as chassis.logs formats it."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonFormatter("catalog", "catalog-test"))
+    chassis_logger = logging.getLogger("chassis")
+    chassis_logger.addHandler(handler)
+    chassis_logger.setLevel(logging.INFO)
+    yield buffer
+    chassis_logger.removeHandler(handler)
+
+
+def parsed(buffer: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+def test_a_request_breaking_its_contract_gets_field_violations_and_never_reaches_the_service() -> (
+    None
+):
+    servicer = FakeCatalog()
+    product = valid_product()
+    product.weight_grams = 0
+    product.categories[:] = ["kitchen", "Not A Slug"]
+    request = catalog.UpsertProductRequest(idempotency_key="not-a-uuid", product=product)
+
+    async def call() -> grpc.aio.AioRpcError:
+        async with running(servicer) as (_, channel):
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await catalog_grpc.CatalogServiceStub(channel).UpsertProduct(request)
+            return raised.value
+
+    error = asyncio.run(call())
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad_request = status.detail(error, error_details_pb2.BadRequest)
+    assert bad_request is not None
+    violations = {v.field: v.description for v in bad_request.field_violations}
+    assert set(violations) == {"idempotency_key", "product.weight_grams", "product.categories[1]"}
+    assert "greater than 0" in violations["product.weight_grams"]
+    details = error.details() or ""
+    assert details.startswith("invalid request: ")
+    assert f"product.weight_grams: {violations['product.weight_grams']}" in details
+    assert servicer.upserts == []
+
+
+def test_a_valid_request_reaches_the_service() -> None:
+    servicer = FakeCatalog()
+    request = catalog.UpsertProductRequest(
+        idempotency_key=str(uuid.uuid4()), product=valid_product()
+    )
+
+    async def call() -> catalog.UpsertProductResponse:
+        async with running(servicer) as (_, channel):
+            response: catalog.UpsertProductResponse = await catalog_grpc.CatalogServiceStub(
+                channel
+            ).UpsertProduct(request)
+            return response
+
+    assert asyncio.run(call()).product.sku == "SKU-1"
+    assert servicer.upserts == [request]
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "domain"),
+    [
+        (errors.NotFound, grpc.StatusCode.NOT_FOUND, "catalog.shop.local"),
+        (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION, "catalog.shop.local"),
+        (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED, "catalog.shop.local"),
+        (errors.Unavailable, grpc.StatusCode.UNAVAILABLE, "catalog.shop.local"),
+    ],
+)
+def test_a_domain_error_becomes_its_code_with_error_info(
+    raised: type[errors.DomainError], code: grpc.StatusCode, domain: str
+) -> None:
+    async def fail(
+        request: catalog.GetProductRequest, context: Context
+    ) -> catalog.GetProductResponse:
+        raise raised("no product SKU-1", reason="PRODUCT_NOT_FOUND", metadata={"sku": request.sku})
+
+    error = get_product_error(FakeCatalog(fail))
+
+    assert error.code() == code
+    assert error.details() == "no product SKU-1"
+    info = status.error_info(error)
+    assert info is not None
+    assert (info.reason, info.domain, dict(info.metadata)) == (
+        "PRODUCT_NOT_FOUND",
+        domain,
+        {"sku": "SKU-1"},
+    )
+
+
+def test_a_reason_shared_by_all_services_is_in_the_shop_domain() -> None:
+    async def fail(
+        request: catalog.GetProductRequest, context: Context
+    ) -> catalog.GetProductResponse:
+        raise errors.AlreadyExists("key reused", reason="IDEMPOTENCY_KEY_REUSED")
+
+    error = get_product_error(FakeCatalog(fail))
+
+    info = status.error_info(error)
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert info is not None
+    assert (info.reason, info.domain) == ("IDEMPOTENCY_KEY_REUSED", "shop.local")
+
+
+def test_an_invalid_argument_naming_a_field_carries_a_field_violation() -> None:
+    async def fail(
+        request: catalog.GetProductRequest, context: Context
+    ) -> catalog.GetProductResponse:
+        raise errors.InvalidArgument(
+            "page token expired", reason="INVALID_PAGE_TOKEN", field="page_token"
+        )
+
+    error = get_product_error(FakeCatalog(fail))
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad_request = status.detail(error, error_details_pb2.BadRequest)
+    assert bad_request is not None
+    assert [(v.field, v.description) for v in bad_request.field_violations] == [
+        ("page_token", "page token expired")
+    ]
+
+
+def test_an_unexpected_exception_is_internal_with_the_traceback_only_in_the_log(
+    log_lines: io.StringIO,
+) -> None:
+    async def fail(
+        request: catalog.GetProductRequest, context: Context
+    ) -> catalog.GetProductResponse:
+        raise RuntimeError("connection string postgresql://secret")
+
+    error = get_product_error(FakeCatalog(fail))
+
+    assert error.code() == grpc.StatusCode.INTERNAL
+    assert error.details() == "internal error"
+    assert "secret" not in str(error.trailing_metadata())
+    assert "Traceback" not in (error.debug_error_string() or "")
+    logged = [line for line in parsed(log_lines) if line["logger"] == "chassis.errors"]
+    assert len(logged) == 1
+    assert "RuntimeError: connection string postgresql://secret" in str(logged[0]["exception"])
+
+
+def test_the_callers_request_id_is_the_correlation_id_and_is_echoed() -> None:
+    seen: list[str] = []
+
+    async def record(
+        request: catalog.GetProductRequest, context: Context
+    ) -> catalog.GetProductResponse:
+        seen.append(call_context.correlation_id.get())
+        return catalog.GetProductResponse()
+
+    async def call(metadata: tuple[tuple[str, str], ...]) -> str:
+        async with running(FakeCatalog(record)) as (_, channel):
+            stub_call = catalog_grpc.CatalogServiceStub(channel).GetProduct(
+                catalog.GetProductRequest(sku="SKU-1"), metadata=metadata
+            )
+            await stub_call
+            echoed = dict(await stub_call.initial_metadata() or ())
+            return str(echoed["x-request-id"])
+
+    given = asyncio.run(call((("x-request-id", "op-42"),)))
+    generated = asyncio.run(call(()))
+
+    assert given == "op-42"
+    assert uuid.UUID(generated).version == 4
+    assert seen == ["op-42", generated]
+
+
+def test_a_call_without_a_deadline_gets_the_default(log_lines: io.StringIO) -> None:
+    default = 0.2
+    budgets: list[float | None] = []
+    finished: list[bool] = []
+
+    async def too_slow(
+        request: catalog.GetProductRequest, context: Context
+    ) -> catalog.GetProductResponse:
+        budgets.append(call_context.remaining_budget())
+        await asyncio.sleep(50 * default)
+        finished.append(True)
+        return catalog.GetProductResponse()
+
+    async def call() -> tuple[grpc.aio.AioRpcError, float]:
+        async with running(FakeCatalog(too_slow), settings(default_deadline_s=default)) as (
+            _,
+            channel,
+        ):
+            started = time.monotonic()
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await catalog_grpc.CatalogServiceStub(channel).GetProduct(
+                    catalog.GetProductRequest(sku="SKU-1")
+                )
+            return raised.value, time.monotonic() - started
+
+    error, elapsed = asyncio.run(call())
+
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert budgets[0] is not None
+    assert 0 < budgets[0] <= default
+    assert elapsed < 10 * default  # cut off near the default, long before the handler ends
+    assert finished == []
+    access = [line for line in parsed(log_lines) if line["logger"] == "chassis.access"]
+    assert access[-1]["code"] == "DEADLINE_EXCEEDED"
+
+
+def test_the_callers_deadline_is_the_budget() -> None:
+    budgets: list[float | None] = []
+
+    async def record(
+        request: catalog.GetProductRequest, context: Context
+    ) -> catalog.GetProductResponse:
+        budgets.append(call_context.remaining_budget())
+        return catalog.GetProductResponse()
+
+    async def call() -> None:
+        async with running(FakeCatalog(record), settings(default_deadline_s=60)) as (_, channel):
+            await catalog_grpc.CatalogServiceStub(channel).GetProduct(
+                catalog.GetProductRequest(sku="SKU-1"), timeout=2
+            )
+
+    asyncio.run(call())
+
+    assert budgets[0] is not None
+    assert 0 < budgets[0] <= 2 * 1.05  # gRPC reports its deadline a few ms generously
+
+
+def handled(code: str) -> float:
+    labels = {
+        "service": "catalog",
+        "instance": "catalog-test",
+        "grpc_service": "shop.catalog.v1.CatalogService",
+        "grpc_method": "GetProduct",
+        "grpc_code": code,
+    }
+    return REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
+
+
+def test_metrics_count_calls_by_method_and_code_and_track_calls_in_flight() -> None:
+    method_labels = {
+        "service": "catalog",
+        "instance": "catalog-test",
+        "grpc_service": "shop.catalog.v1.CatalogService",
+        "grpc_method": "GetProduct",
+    }
+    in_flight: list[float | None] = []
+
+    async def by_sku(
+        request: catalog.GetProductRequest, context: Context
+    ) -> catalog.GetProductResponse:
+        in_flight.append(REGISTRY.get_sample_value("grpc_server_in_flight_calls", method_labels))
+        if request.sku == "MISSING":
+            raise errors.NotFound("no such product", reason="PRODUCT_NOT_FOUND")
+        return catalog.GetProductResponse()
+
+    before = {code: handled(code) for code in ("OK", "NOT_FOUND", "INVALID_ARGUMENT")}
+    latency_before = REGISTRY.get_sample_value("grpc_server_handling_seconds_count", method_labels)
+
+    async def calls() -> None:
+        async with running(FakeCatalog(by_sku)) as (_, channel):
+            stub = catalog_grpc.CatalogServiceStub(channel)
+            await stub.GetProduct(catalog.GetProductRequest(sku="SKU-1"))
+            await stub.GetProduct(catalog.GetProductRequest(sku="SKU-2"))
+            for bad_sku in ("MISSING", "lower-case"):
+                with pytest.raises(grpc.aio.AioRpcError):
+                    await stub.GetProduct(catalog.GetProductRequest(sku=bad_sku))
+
+    asyncio.run(calls())
+
+    assert handled("OK") - before["OK"] == 2
+    assert handled("NOT_FOUND") - before["NOT_FOUND"] == 1
+    assert handled("INVALID_ARGUMENT") - before["INVALID_ARGUMENT"] == 1
+    latency_after = REGISTRY.get_sample_value("grpc_server_handling_seconds_count", method_labels)
+    assert (latency_after or 0) - (latency_before or 0) == 4
+    assert in_flight == [1.0, 1.0, 1.0]  # the invalid request never reached the handler
+    assert REGISTRY.get_sample_value("grpc_server_in_flight_calls", method_labels) == 0
+
+
+def test_each_call_logs_one_json_line_with_its_context(log_lines: io.StringIO) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    metadata = (
+        ("x-request-id", "op-7"),
+        ("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),
+        (
+            "x-forwarded-client-cert",
+            "By=spiffe://shop.local/ns/shop/sa/catalog;Hash=ab;"
+            "URI=spiffe://shop.local/ns/shop/sa/orders",
+        ),
+    )
+
+    async def call() -> None:
+        async with running(FakeCatalog()) as (_, channel):
+            await catalog_grpc.CatalogServiceStub(channel).GetProduct(
+                catalog.GetProductRequest(sku="SKU-1"), metadata=metadata
+            )
+
+    asyncio.run(call())
+
+    access = [line for line in parsed(log_lines) if line["logger"] == "chassis.access"]
+    assert len(access) == 1
+    line = access[0]
+    assert line["method"] == GET_PRODUCT
+    assert line["code"] == "OK"
+    assert isinstance(line["duration_ms"], float)
+    assert line["duration_ms"] >= 0
+    assert (line["service"], line["instance"]) == ("catalog", "catalog-test")
+    assert line["correlation_id"] == "op-7"
+    assert line["trace_id"] == trace_id
+    assert line["caller"] == "spiffe://shop.local/ns/shop/sa/orders"
