@@ -1,0 +1,1 @@
+"""The catalog service: products, prices and search (see main.py for the wiring)."""

@@ -1,0 +1,59 @@
+"""Conversions between the contract's messages and the domain, shared by the gRPC API,
+the idempotency records and the events."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from catalog.domain import Money, Product, ProductContent
+from shop.catalog.v1 import product_pb2
+from shop.common.v1 import money_pb2
+
+
+def money_to_proto(money: Money) -> money_pb2.Money:
+    return money_pb2.Money(currency_code=money.currency, amount_minor=money.amount_minor)
+
+
+def content_to_proto(content: ProductContent) -> product_pb2.Product:
+    return product_pb2.Product(
+        sku=content.sku,
+        name=content.name,
+        description=content.description,
+        price=money_to_proto(content.price),
+        categories=content.categories,
+        weight_grams=content.weight_grams,
+        image_url=content.image_url,
+    )
+
+
+def product_to_proto(product: Product) -> product_pb2.Product:
+    message = content_to_proto(product.content)
+    message.version = product.version
+    update_time = Timestamp()
+    update_time.FromDatetime(product.updated_at)
+    message.update_time.CopyFrom(update_time)
+    return message
+
+
+def content_from_proto(message: product_pb2.Product) -> ProductContent:
+    """The settable part of a product message; `version` and `update_time` are ignored.
+    Raises InvalidProduct."""
+    return ProductContent(
+        sku=message.sku,
+        name=message.name,
+        description=message.description,
+        price=Money(message.price.currency_code, message.price.amount_minor),
+        categories=tuple(message.categories),
+        weight_grams=message.weight_grams,
+        image_url=message.image_url,
+    )
+
+
+def product_from_proto(message: product_pb2.Product) -> Product:
+    return Product(
+        content_from_proto(message),
+        version=message.version,
+        updated_at=message.update_time.ToDatetime(tzinfo=UTC),
+    )
