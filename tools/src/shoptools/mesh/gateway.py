@@ -1,0 +1,205 @@
+"""The API gateway: the public REST/JSON edge, a mesh client with identity "gateway".
+
+Filter order, and why:
+  local_ratelimit   first: the cheapest refusal (429), before any parsing or crypto;
+  header_mutation   drops identity headers a client might forge;
+  grpc_json_transcoder  turns REST into gRPC (or passes gRPC through), so every later
+                    decision matches the exact gRPC method path the contract names, for
+                    REST and gRPC callers alike;
+  jwt_authn         per method, from the contract's access: anonymous methods accept a
+                    missing token, customer and admin ones require a valid token (401);
+  rbac              default deny: anonymous methods for anyone, customer methods with a
+                    verified subject, admin methods with role=admin (403); internal
+                    methods and anything unknown never get through;
+  router            per-method routes with the policy's timeouts and retries.
+The transcoder turns the gRPC status of a refusal after it (UNAUTHENTICATED,
+PERMISSION_DENIED) back into HTTP 401/403 with a JSON status body.
+
+The REST surface is the contracts', whatever runs: a service that is not running has a
+cluster without instances, so its routes answer 503 (UNAVAILABLE), never 404, and its
+customer and admin methods still require a token first.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from google.protobuf import descriptor, descriptor_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from shoptools.mesh.contracts import Access, Method, Service, descriptor_set
+from shoptools.mesh.envoy import (
+    Config,
+    bootstrap,
+    duration,
+    http_connection_manager,
+    http_filter,
+    listener,
+    service_cluster,
+    service_routes,
+)
+from shoptools.mesh.jwt import jwks
+from shoptools.mesh.policy import GATEWAY, MeshPolicy
+from shoptools.stack.topology import Topology
+
+JWT_PROVIDER = "shop"
+JWT_FILTER = "envoy.filters.http.jwt_authn"
+PAYLOAD_METADATA = "jwt_payload"
+# Verified claims the gateway passes to services; clients may not set them themselves.
+SUBJECT_HEADER = "x-shop-subject"
+ROLE_HEADER = "x-shop-role"
+
+
+def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
+    """The gateway's Envoy config: the REST surface of every service the contracts expose,
+    in front of the instances of those that run."""
+    services = [s for s in policy.contracts.values() if s.exposed]
+    methods = [m for s in services for m in s.methods.values() if m.access is not Access.INTERNAL]
+    routes = [
+        route
+        for s in services
+        for route in service_routes(s, policy, s.name, retries=True, prefix=f"/{s.full_name}/")
+    ]
+    hcm = http_connection_manager(
+        "gateway",
+        {"virtual_hosts": [{"name": "api", "domains": ["*"], "routes": routes}]},
+        [
+            _rate_limit(policy),
+            http_filter(
+                "header_mutation",
+                "header_mutation.v3.HeaderMutation",
+                mutations={
+                    "request_mutations": [{"remove": SUBJECT_HEADER}, {"remove": ROLE_HEADER}]
+                },
+            ),
+            _transcoder(services),
+            _jwt_authn(topology, policy, methods),
+            http_filter("rbac", "rbac.v3.RBAC", rules=_access_rules(methods)),
+        ],
+        codec_type="AUTO",
+        use_remote_address=True,
+        always_set_request_id_in_response=True,
+    )
+    return bootstrap(
+        GATEWAY,
+        GATEWAY,
+        topology.gateway_admin_port,
+        [listener("gateway", topology.gateway_port, hcm)],
+        [service_cluster(topology, policy, s, GATEWAY) for s in services],
+    )
+
+
+def _rate_limit(policy: MeshPolicy) -> Config:
+    bucket = policy.gateway.rate_limit
+    always = {"numerator": 100, "denominator": "HUNDRED"}
+    return http_filter(
+        "local_ratelimit",
+        "local_ratelimit.v3.LocalRateLimit",
+        stat_prefix="gateway_rate_limit",
+        token_bucket={
+            "max_tokens": bucket.max_tokens,
+            "tokens_per_fill": bucket.tokens_per_fill,
+            "fill_interval": duration(bucket.fill_interval),
+        },
+        filter_enabled={"default_value": always, "runtime_key": "rate_limit_enabled"},
+        filter_enforced={"default_value": always, "runtime_key": "rate_limit_enforced"},
+        response_headers_to_add=[
+            {
+                "header": {"key": "x-local-rate-limit", "value": "true"},
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }
+        ],
+    )
+
+
+def _transcoder(services: list[Service]) -> Config:
+    return http_filter(
+        "grpc_json_transcoder",
+        "grpc_json_transcoder.v3.GrpcJsonTranscoder",
+        proto_descriptor_bin=base64.b64encode(_transcoder_descriptors()).decode(),
+        services=[s.full_name for s in services],
+        convert_grpc_status=True,
+        request_validation_options={
+            "reject_unknown_method": True,
+            "reject_unknown_query_parameters": True,
+        },
+        print_options={"preserve_proto_field_names": True, "always_print_primitive_fields": True},
+    )
+
+
+def _transcoder_descriptors() -> bytes:
+    """The contracts plus google.rpc.Status and the standard error details: the transcoder
+    prints a failed call's status details (a BadRequest naming the invalid field) as the
+    JSON body only if it knows every type in them; otherwise the body is empty."""
+    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set())
+    known = {f.name for f in files.file}
+
+    def add(file: descriptor.FileDescriptor) -> None:
+        if file.name in known:
+            return
+        for dependency in file.dependencies:
+            add(dependency)
+        file.CopyToProto(files.file.add())
+        known.add(file.name)
+
+    add(status_pb2.DESCRIPTOR)
+    add(error_details_pb2.DESCRIPTOR)
+    return files.SerializeToString()
+
+
+def _jwt_authn(topology: Topology, policy: MeshPolicy, methods: list[Method]) -> Config:
+    token_optional = {
+        "requires_any": {"requirements": [{"provider_name": JWT_PROVIDER}, {"allow_missing": {}}]}
+    }
+    token_required = {"provider_name": JWT_PROVIDER}
+    return http_filter(
+        "jwt_authn",
+        "jwt_authn.v3.JwtAuthentication",
+        providers={
+            JWT_PROVIDER: {
+                "issuer": policy.gateway.jwt.issuer,
+                "audiences": [policy.gateway.jwt.audience],
+                "local_jwks": {"inline_string": jwks(topology.pki_dir)},
+                "payload_in_metadata": PAYLOAD_METADATA,
+                "claim_to_headers": [
+                    {"header_name": SUBJECT_HEADER, "claim_name": "sub"},
+                    {"header_name": ROLE_HEADER, "claim_name": "role"},
+                ],
+            }
+        },
+        rules=[
+            {
+                "match": {"path": m.path},
+                "requires": token_optional if m.access is Access.ANONYMOUS else token_required,
+            }
+            for m in methods
+        ],
+    )
+
+
+def _access_rules(methods: list[Method]) -> Config:
+    def claim(name: str, value: Config) -> Config:
+        return {
+            "sourced_metadata": {
+                "metadata_matcher": {
+                    "filter": JWT_FILTER,
+                    "path": [{"key": PAYLOAD_METADATA}, {"key": name}],
+                    "value": value,
+                }
+            }
+        }
+
+    principals = {
+        Access.ANONYMOUS: {"any": True},
+        Access.CUSTOMER: claim("sub", {"present_match": True}),
+        Access.ADMIN: claim("role", {"string_match": {"exact": "admin"}}),
+    }
+    policies: Config = {}
+    for access, principal in principals.items():
+        paths = [m.path for m in methods if m.access is access]
+        if paths:
+            policies[access.value.lower()] = {
+                "permissions": [{"url_path": {"path": {"exact": p}}} for p in paths],
+                "principals": [principal],
+            }
+    return {"action": "ALLOW", "policies": policies}

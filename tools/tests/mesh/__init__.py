@@ -1,0 +1,1 @@
+"""Tests of the mesh: policy, PKI, tokens, rendered Envoy configs, real traffic."""
