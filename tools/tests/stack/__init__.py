@@ -1,0 +1,1 @@
+"""Tests of the local stack: real PostgreSQL, NATS, Envoy and service processes."""
