@@ -1,6 +1,7 @@
 """The migration gate, and the chassis tables through a service's Alembic migrations."""
 
 import asyncio
+import logging
 from pathlib import Path
 
 import grpc.aio
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from chassis.migrations import MigrationGate, SchemaRevision
-from chassis.server import Server
+from chassis.server import Server, serve
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -135,3 +136,39 @@ def test_a_service_is_not_serving_until_its_database_is_migrated(
     assert asyncio.run(chassis_tables(database_url)) == ["idempotency_keys", "outbox"]
     command.downgrade(config, "base")
     assert asyncio.run(chassis_tables(database_url)) == [None, None]
+
+
+def test_on_start_runs_once_migrated_and_its_failure_ends_the_service(
+    database_url: str, tmp_path: Path
+) -> None:
+    """on_start (seed data, say) needs the schema, so it waits for the gate; if it then
+    fails, serve() stops the server and raises, so the process exits and is restarted."""
+    scripts = migrations_dir(tmp_path / "migrations")
+    config = alembic_config(scripts, database_url)
+    ran: list[str] = []
+
+    async def on_start() -> None:
+        ran.append("on_start")
+        raise RuntimeError("seed data is corrupt")
+
+    async def scenario() -> None:
+        service = serve(
+            settings(metrics_port=0, migration_check_interval_s=0.02),
+            services=[registration(FakeCatalog())],
+            migrations=MigrationGate(database_url, scripts),
+            on_start=on_start,
+        )
+        running = asyncio.create_task(service)
+        await asyncio.sleep(0.2)
+        assert ran == [], "on_start ran before the schema was migrated"
+        await asyncio.to_thread(command.upgrade, config, "head")
+        await asyncio.wait_for(running, timeout=30)
+
+    handlers = logging.root.handlers[:]  # serve() configures logging for a whole process
+    try:
+        with pytest.raises(RuntimeError, match="seed data is corrupt"):
+            asyncio.run(scenario())
+    finally:
+        logging.root.handlers[:] = handlers
+        command.downgrade(config, "base")
+    assert ran == ["on_start"]

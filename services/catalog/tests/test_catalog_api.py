@@ -54,7 +54,7 @@ async def channel(module_db: Database, database_url: str) -> AsyncIterator[grpc.
     settings = service_settings(database_url)
     gate = MigrationGate(database_url, MIGRATIONS_DIR)
     server = Server(settings, services=main.services(module_db), migrations=gate)
-    await server.start(lambda: main.start_up(module_db, gate, settings.migration_check_interval_s))
+    await server.start(lambda: main.start_up(module_db))
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             await asyncio.wait_for(serving(channel), timeout=30)
@@ -237,9 +237,7 @@ async def test_the_service_seeds_and_serves_only_once_its_schema_is_migrated(
     db = Database(url)
     gate = MigrationGate(url, MIGRATIONS_DIR)
     server = Server(settings, services=main.services(db), migrations=gate)
-    starting = asyncio.create_task(
-        server.start(lambda: main.start_up(db, gate, settings.migration_check_interval_s))
-    )
+    starting = asyncio.create_task(server.start(lambda: main.start_up(db)))
     try:
         await asyncio.wait_for(bound(server), timeout=30)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:

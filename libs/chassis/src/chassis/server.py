@@ -104,24 +104,29 @@ class Server:
         )
 
     async def start(self, on_start: Hook | None = None) -> None:
-        """Listens on 127.0.0.1:grpc_port, NOT_SERVING until on_start has run and the
-        migration gate passes."""
+        """Listens on 127.0.0.1:grpc_port, NOT_SERVING until the migration gate passes and
+        then on_start has run (it may need the schema, e.g. to load seed data).
+
+        Without a gate, start() returns once on_start has run; with one, both happen in the
+        background and a failing on_start ends the process (see serve()).
+        """
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         self.port = self._server.add_insecure_port(f"127.0.0.1:{self._settings.grpc_port}")
         await self._server.start()
         log.info("listening on 127.0.0.1:%d", self.port, extra={"grpc_port": self.port})
-        try:
-            if on_start is not None:
-                await on_start()
-        except BaseException:
-            await self._server.stop(None)
-            if self._gate is not None:
-                await self._gate.close()
-            raise
         if self._gate is None:
-            await self._open()
+            try:
+                await self._open(on_start)
+            except BaseException:
+                await self._server.stop(None)
+                raise
         else:
-            self._gate_task = asyncio.create_task(self._open_when_migrated(self._gate))
+            self._gate_task = asyncio.create_task(self._open_when_migrated(self._gate, on_start))
+
+    @property
+    def startup(self) -> asyncio.Task[None] | None:
+        """The background wait for the migration gate and on_start, if there is one."""
+        return self._gate_task
 
     async def stop(self) -> None:
         """NOT_SERVING, refuse new calls, let in-flight ones finish within the grace
@@ -129,7 +134,7 @@ class Server:
         grace = self._settings.shutdown_grace_s
         log.info("shutting down: draining in-flight calls for up to %.1f s", grace)
         await self._health.enter_graceful_shutdown()  # NOT_SERVING, and stays so
-        if self._gate_task is not None:
+        if self._gate_task is not None and not self._gate_task.done():
             self._gate_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._gate_task
@@ -142,7 +147,7 @@ class Server:
                 await self._gate.close()
         log.info("stopped")
 
-    async def _open_when_migrated(self, gate: MigrationGate) -> None:
+    async def _open_when_migrated(self, gate: MigrationGate, on_start: Hook | None) -> None:
         reported = ""
         while True:
             try:
@@ -152,7 +157,7 @@ class Server:
             else:
                 if revision.at_head:
                     log.info("%s: migrated", revision)
-                    await self._open()
+                    await self._open(on_start)
                     return
                 state = f"{revision}: not serving until migrated"
             if state != reported:  # one line per change, not one per check
@@ -175,8 +180,10 @@ class Server:
         else:
             log.warning("undrained, but not serving yet: starting or waiting for migrations")
 
-    async def _open(self) -> None:
-        """on_start has run and the schema is at head: SERVING, unless drained."""
+    async def _open(self, on_start: Hook | None) -> None:
+        """The schema is at head: run on_start, then SERVING, unless drained."""
+        if on_start is not None:
+            await on_start()
         self._ready = True
         if self._drained:
             log.warning("ready, but drained: not serving until undrained (SIGUSR2)")
@@ -222,8 +229,16 @@ async def serve(
         loop.add_signal_handler(signal.SIGUSR1, in_rotation, False)
         loop.add_signal_handler(signal.SIGUSR2, in_rotation, True)
         await server.start(on_start)
-        await stopping.wait()
+        waits: set[asyncio.Future[Any]] = {asyncio.create_task(stopping.wait())}
+        if server.startup is not None:
+            waits.add(server.startup)
+        while not stopping.is_set():
+            done, waits = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if any(task.exception() for task in done):
+                break  # startup failed: stop, then let the error end the process
         await server.stop()
+        if server.startup is not None and server.startup.done():
+            server.startup.result()  # re-raises a failed on_start: exit non-zero, get restarted
     finally:
         metrics_server.shutdown()
         metrics_server.server_close()
