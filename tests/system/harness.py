@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,28 +30,6 @@ from shoptools.stack.topology import Instance, Topology
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: `shop` finds mesh/policy.yaml there
 WAIT_S = 60.0
 POLL_S = 0.02
-
-
-def free_base_port(slots: int) -> int:
-    """A base port whose whole block (infrastructure, `slots` workloads) is free now, below
-    the ephemeral range so outgoing connections cannot take one of its ports meanwhile."""
-    for _ in range(100):
-        base = random.randrange(20000, 32000, 10)
-        ports = [base + k for k in range(6)] + [
-            base + offset + slot for offset in range(100, 600, 100) for slot in range(slots)
-        ]
-        if all(_is_free(p) for p in ports):
-            return base
-    raise RuntimeError("no free block of ports found")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def shop(topology: Topology, *args: str) -> subprocess.CompletedProcess[str]:
@@ -175,10 +151,9 @@ def running_stack(
     state_dir = Path(tempfile.mkdtemp(prefix="shop-system-"))
     topology = Topology(
         state_dir=state_dir,
-        base_port=free_base_port(sum(services.values()) + len(clients)),
         services=services,
         clients=tuple(clients),
-    )
+    ).with_free_ports()
     args = ["up", "--base-port", str(topology.base_port)]
     args += [f"--instances={name}={count}" for name, count in services.items()]
     args += [f"--client={identity}" for identity in clients]

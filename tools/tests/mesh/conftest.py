@@ -10,7 +10,7 @@ from shoptools.mesh.policy import MeshPolicy, parse_policy
 from shoptools.mesh.sidecar import Fault
 from shoptools.stack.topology import Topology
 
-from .harness import Mesh, free_base_port
+from .harness import Mesh
 
 # Small numbers so failures, ejections and timeouts show within a few calls.
 TEST_POLICY = """
@@ -56,10 +56,9 @@ def mesh_factory(state_root: Path, default_policy: MeshPolicy) -> Iterator[Start
     ) -> Mesh:
         topology = Topology(
             state_dir=state_root / f"state{len(started)}",
-            base_port=free_base_port(sum(services.values()) + len(clients)),
             services=services,
             clients=clients,
-        )
+        ).with_free_ports()
         mesh = Mesh(topology, policy or default_policy)
         started.append(mesh)
         mesh.start(faults, gateway=gateway)

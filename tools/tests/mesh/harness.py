@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import random
-import socket
 import subprocess
 import threading
 import time
@@ -257,25 +255,3 @@ class Mesh:
 
 def _admin(port: int, path: str) -> httpx.Response:
     return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2)
-
-
-def free_base_port(slots: int) -> int:
-    """A base port whose whole block (infrastructure + `slots` workloads) is free, below
-    the ephemeral range so outgoing connections cannot take one of them meanwhile."""
-    for _ in range(50):
-        base = random.randrange(20000, 32000, 10)
-        ports = [base + k for k in range(6)] + [
-            base + offset + slot for offset in range(100, 600, 100) for slot in range(slots)
-        ]
-        if all(_is_free(p) for p in ports):
-            return base
-    raise RuntimeError("no free block of ports found")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

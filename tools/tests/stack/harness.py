@@ -4,9 +4,7 @@ the real `shop` command, and ways to find every process a stack left behind."""
 from __future__ import annotations
 
 import contextlib
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,27 +22,13 @@ from shoptools.stack.topology import Topology
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: `shop` finds the mesh policy there
 
 
-def free_base_port() -> int:
-    """A base port whose infrastructure ports (base .. base+5) are free right now."""
-    for _ in range(50):
-        base = random.randrange(31000, 60000, 10)
-        try:
-            for port in range(base, base + 6):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range found")
-
-
 @contextlib.contextmanager
 def isolated_topology(**services: int) -> Iterator[Topology]:
     # Not pytest's tmp_path: the PostgreSQL socket lives in the data directory, and a Unix
     # socket path must stay short (about 100 bytes).
     path = Path(tempfile.mkdtemp(prefix="shop-test-"))
     try:
-        yield Topology(state_dir=path, base_port=free_base_port(), services=services)
+        yield Topology(state_dir=path, services=services).with_free_ports()
     finally:
         shutil.rmtree(path, ignore_errors=True)
 

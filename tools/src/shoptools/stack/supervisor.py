@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
@@ -23,7 +22,7 @@ from shoptools.stack.health import grpc_serving, http_ok_async
 from shoptools.stack.postgres import Postgres
 from shoptools.stack.processes import Backoff, Child, ProcessSpec, started_at
 from shoptools.stack.runfile import Component, RunState
-from shoptools.stack.topology import Instance, Topology
+from shoptools.stack.topology import Instance, Topology, port_is_free
 from shoptools.stack.wiring import envoy_command, service_env, write_mesh_files
 
 log = logging.getLogger("shop.supervisor")
@@ -425,31 +424,9 @@ class Supervisor:
             self.on_change(self.state)
 
     def _check_ports_free(self) -> None:
-        for port, owner in _ports(self.topology):
-            with socket.socket() as probe:
-                # Like the servers themselves: a port in TIME_WAIT from the last run is free.
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    probe.bind(("127.0.0.1", port))
-                except OSError:
-                    raise StartupError(owner, f"port {port} ({owner}) is already in use") from None
-
-
-def _ports(topology: Topology) -> Iterator[tuple[int, str]]:
-    yield topology.gateway_port, "gateway"
-    yield topology.gateway_admin_port, "gateway admin"
-    yield topology.nats_port, "nats"
-    yield topology.nats_monitor_port, "nats monitoring"
-    yield topology.postgres_port, "postgres"
-    for i in [*topology.instances(), *topology.client_sidecars()]:
-        for port, role in (
-            (i.app_port, "app"),
-            (i.metrics_port, "metrics"),
-            (i.inbound_port, "sidecar inbound"),
-            (i.outbound_port, "sidecar outbound"),
-            (i.admin_port, "sidecar admin"),
-        ):
-            yield port, f"{i.name} {role}"
+        for port, owner in self.topology.ports():
+            if not port_is_free(port):
+                raise StartupError(owner, f"port {port} ({owner}) is already in use")
 
 
 async def _together(*steps: Coroutine[Any, Any, None]) -> None:

@@ -8,7 +8,9 @@ never collides with a developer's running one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import random
+import socket
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 TRUST_DOMAIN = "shop.local"
@@ -99,6 +101,35 @@ class Topology:
             admin_port=base + 500,
         )
 
+    def ports(self) -> list[tuple[int, str]]:
+        """Every port the stack listens on, with what listens there."""
+        ports = [
+            (self.gateway_port, "gateway"),
+            (self.gateway_admin_port, "gateway admin"),
+            (self.nats_port, "nats"),
+            (self.nats_monitor_port, "nats monitoring"),
+            (self.postgres_port, "postgres"),
+        ]
+        for i in [*self.instances(), *self.client_sidecars()]:
+            ports += [
+                (i.app_port, f"{i.name} app"),
+                (i.metrics_port, f"{i.name} metrics"),
+                (i.inbound_port, f"{i.name} sidecar inbound"),
+                (i.outbound_port, f"{i.name} sidecar outbound"),
+                (i.admin_port, f"{i.name} sidecar admin"),
+            ]
+        return ports
+
+    def with_free_ports(self) -> Topology:
+        """This topology on a base port whose every port is free right now, for a stack
+        beside another one (tests). Below the ephemeral range (32768 and up), so outgoing
+        connections cannot take one of its ports meanwhile."""
+        for _ in range(100):
+            moved = replace(self, base_port=random.randrange(20000, 32000, 10))
+            if all(port_is_free(port) for port, _ in moved.ports()):
+                return moved
+        raise RuntimeError("no free block of ports between 20000 and 32000")
+
     # --- files --------------------------------------------------------------------------
     @property
     def pki_dir(self) -> Path:
@@ -124,3 +155,15 @@ class Topology:
     def run_file(self) -> Path:
         """The supervisor's record of what it started (pids, health), for status and down."""
         return self.state_dir / "stack.json"
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:port now. Like the servers themselves
+    (SO_REUSEADDR), a port in TIME_WAIT from a previous run counts as free."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
