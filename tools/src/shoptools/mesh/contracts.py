@@ -45,6 +45,7 @@ class Service:
     name: str  # the bounded context, e.g. "catalog"; also the mesh identity of its workloads
     full_name: str
     methods: dict[str, Method]
+    publishes_events: bool  # its contract has an events.proto (it needs a JetStream stream)
 
     @property
     def exposed(self) -> bool:
@@ -61,6 +62,7 @@ def descriptor_set() -> bytes:
 def load_contracts() -> dict[str, Service]:
     """Every Shopmesh service by short name (package `shop.<name>.v1`)."""
     files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set()).file
+    with_events = {f.package for f in files if f.name.endswith("/events.proto")}
     services: dict[str, Service] = {}
     for file in files:
         parts = file.package.split(".")
@@ -78,6 +80,7 @@ def load_contracts() -> dict[str, Service]:
                     m.name: Method(name, full_name, m.name, _access(m, full_name))
                     for m in svc.method
                 },
+                publishes_events=file.package in with_events,
             )
     return services
 

