@@ -19,7 +19,9 @@ defaults:
   timeout: 1s
   retries:
     attempts: 3
-    per_try_timeout: 500ms
+    # Two tries and their backoffs (at most 800 + 50 ms) end well before the route
+    # timeout, three (1200 ms) well after: the route timeout, not a try, ends a slow call.
+    per_try_timeout: 400ms
     backoff: {base: 10ms, max: 50ms}
     conditions: [unavailable, reset, connect-failure]
   circuit_breaker:

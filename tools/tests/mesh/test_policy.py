@@ -62,7 +62,7 @@ def test_every_internal_method_has_a_caller_in_the_repository_policy() -> None:
         (("timeout: 1s", "timeout: 1 second"), "defaults.timeout: '1 second' is not a duration"),
         (("attempts: 3", "attempts: 0"), "defaults.retries.attempts: 0 is out of range"),
         (("[unavailable, reset", "[unavailable, internal"), "unknown condition 'internal'"),
-        (("per_try_timeout: 500ms", "per_try_timeout: 2s"), "per_try_timeout exceeds timeout"),
+        (("per_try_timeout: 400ms", "per_try_timeout: 2s"), "per_try_timeout exceeds timeout"),
         (("  circuit_breaker:", "  circuit_braker:"), "defaults: unknown key 'circuit_braker'"),
         (("version: 1", "version: 2"), "version: only version 1 is supported"),
     ],
@@ -85,7 +85,7 @@ def test_method_timeouts_override_the_defaults() -> None:
     methods = policy.service("catalog").methods
 
     search = policy.timeouts(methods["SearchProducts"])
-    assert (search.timeout, search.per_try_timeout) == (3.0, 0.5)
+    assert (search.timeout, search.per_try_timeout) == (3.0, 0.4)
     assert policy.timeouts(methods["GetProduct"]).timeout == 1.0
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from shoptools.mesh.contracts import Access, load_contracts
+from shoptools.mesh.envoy import service_routes
 from shoptools.mesh.gateway import render_gateway
 from shoptools.mesh.policy import load_policy
 from shoptools.mesh.render import validate_config, write_configs
@@ -99,3 +101,22 @@ def test_the_gateway_serves_every_exposed_service_running_or_not(tmp_path: Path)
     assert set(clusters) == exposed
     assert len(clusters["catalog"]) == 2
     assert all(not endpoints for name, endpoints in clusters.items() if name != "catalog")
+
+
+def test_only_methods_the_contract_declares_idempotent_are_retried() -> None:
+    catalog = load_contracts()["catalog"]
+    upsert = replace(catalog.methods["UpsertProduct"], retryable=False)
+    changed = replace(catalog, methods={**catalog.methods, "UpsertProduct": upsert})
+    policy = load_policy(REPO_POLICY)
+
+    routes = {
+        str(r["match"].get("path", r["match"].get("prefix"))): r["route"]
+        for r in service_routes(changed, policy, "catalog", retries=True, prefix="/")
+    }
+
+    assert all(m.retryable for m in catalog.methods.values()), "every v1 RPC is idempotent"
+    assert "retry_policy" not in routes[upsert.path]
+    assert routes[upsert.path]["timeout"] == routes["/"]["timeout"]
+    assert "retry_policy" in routes["/"]  # GetProduct and the other reads
+    search = catalog.methods["SearchProducts"].path  # own timeout in the policy, retried
+    assert "retry_policy" in routes[search]

@@ -33,6 +33,9 @@ class Method:
     full_service: str  # e.g. "shop.catalog.v1.CatalogService"
     name: str  # e.g. "GetProduct"
     access: Access
+    # The contract says a retry cannot repeat an effect (idempotency_level NO_SIDE_EFFECTS,
+    # or IDEMPOTENT: keyed by its idempotency key). Only these does the mesh retry.
+    retryable: bool = True
 
     @property
     def path(self) -> str:
@@ -51,6 +54,12 @@ class Service:
     def exposed(self) -> bool:
         """Whether the gateway serves any of its methods."""
         return any(m.access is not Access.INTERNAL for m in self.methods.values())
+
+
+_RETRYABLE = (
+    descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS,
+    descriptor_pb2.MethodOptions.IDEMPOTENT,
+)
 
 
 def descriptor_set() -> bytes:
@@ -77,7 +86,13 @@ def load_contracts() -> dict[str, Service]:
                 name=name,
                 full_name=full_name,
                 methods={
-                    m.name: Method(name, full_name, m.name, _access(m, full_name))
+                    m.name: Method(
+                        name,
+                        full_name,
+                        m.name,
+                        _access(m, full_name),
+                        retryable=m.options.idempotency_level in _RETRYABLE,
+                    )
                     for m in svc.method
                 },
                 publishes_events=file.package in with_events,

@@ -170,14 +170,21 @@ def route_action(cluster: str, timeouts: Timeouts, policy: MeshPolicy | None = N
 def service_routes(
     service: Service, policy: MeshPolicy, cluster: str, *, retries: bool, prefix: str
 ) -> list[Config]:
-    """Routes for one service's methods: those with their own timeouts, then the rest."""
+    """Routes for one service's methods: one per method with its own timeouts or that must
+    not be retried (its contract does not declare it idempotent), then one for the rest."""
     overrides = policy.services.get(service.name)
+    own_timeouts = overrides.method_timeouts if overrides else {}
     routes = [
         {
-            "match": {"path": service.methods[name].path},
-            "route": route_action(cluster, timeouts, policy if retries else None),
+            "match": {"path": method.path},
+            "route": route_action(
+                cluster,
+                own_timeouts.get(name, policy.defaults.timeouts),
+                policy if retries and method.retryable else None,
+            ),
         }
-        for name, timeouts in sorted(overrides.method_timeouts.items() if overrides else ())
+        for name, method in sorted(service.methods.items())
+        if name in own_timeouts or not method.retryable
     ]
     routes.append(
         {
