@@ -306,12 +306,7 @@ class Supervisor:
             await unit.start()
             await self._until_healthy(unit)
         except Exception as error:
-            record.state = runfile.FAILED
-            record.detail = str(error)
-            self._publish()
-            if isinstance(error, StartupError):
-                raise
-            raise StartupError(record.name, str(error)) from error
+            raise self._failed(record, error)  # noqa: B904 - chained implicitly
         record.state = runfile.HEALTHY
         record.startup_s = round(time.monotonic() - began, 2)
         log.info(
@@ -394,6 +389,13 @@ class Supervisor:
         self.state.components.append(record)
         return record
 
+    def _failed(self, record: Component, error: Exception) -> StartupError:
+        """Records a failed start for progress and status; the error to raise for it."""
+        record.state = runfile.FAILED
+        record.detail = str(error)
+        self._publish()
+        return error if isinstance(error, StartupError) else StartupError(record.name, str(error))
+
     @contextlib.contextmanager
     def _task(self, name: str, address: str, log_file: str = "") -> Iterator[Component]:
         """A one-off step (no process to keep running), recorded for progress and status."""
@@ -403,12 +405,7 @@ class Supervisor:
         try:
             yield record
         except Exception as error:
-            record.state = runfile.FAILED
-            record.detail = str(error)
-            self._publish()
-            if isinstance(error, StartupError):
-                raise
-            raise StartupError(name, str(error)) from error
+            raise self._failed(record, error)  # noqa: B904 - chained implicitly
         record.state = runfile.DONE
         record.startup_s = round(time.monotonic() - began, 2)
         self._publish()
