@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from shop.catalog.v1 import product_pb2 as shop_dot_catalog_dot_v1_dot_product__pb2
+from shop.common.v1 import event_pb2 as shop_dot_common_dot_v1_dot_event__pb2
 from shop.common.v1 import money_pb2 as shop_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cshop/catalog/v1/events.proto\x12\x0fshop.catalog.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1dshop/catalog/v1/product.proto\x1a\x1ashop/common/v1/money.proto\"U\n\x0fProductUpserted\x12\x31\n\x07product\x18\x01 \x01(\x0b\x32\x18.shop.catalog.v1.ProductB\x06\xbaH\x03\xc8\x01\x01\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\xa2\x01\n\x0cPriceChanged\x12\x14\n\x03sku\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x30\n\told_price\x18\x02 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x30\n\tnew_price\x18\x03 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x18\n\x07version\x18\x04 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cshop/catalog/v1/events.proto\x12\x0fshop.catalog.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1dshop/catalog/v1/product.proto\x1a\x1ashop/common/v1/event.proto\x1a\x1ashop/common/v1/money.proto\"\x7f\n\x0fProductUpserted\x12\x31\n\x07product\x18\x01 \x01(\x0b\x32\x18.shop.catalog.v1.ProductB\x06\xbaH\x03\xc8\x01\x01\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08:(\x92\xb5\x18$\n\x18\x63\x61talog.product.upserted\x12\x08products\"\xd1\x01\n\x0cPriceChanged\x12\x14\n\x03sku\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x30\n\told_price\x18\x02 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x30\n\tnew_price\x18\x03 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x18\n\x07version\x18\x04 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00:-\x92\xb5\x18)\n\x1d\x63\x61talog.product.price_changed\x12\x08productsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PRODUCTUPSERTED'].fields_by_name['product']._loaded_options = None
   _globals['_PRODUCTUPSERTED'].fields_by_name['product']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_PRODUCTUPSERTED']._loaded_options = None
+  _globals['_PRODUCTUPSERTED']._serialized_options = b'\222\265\030$\n\030catalog.product.upserted\022\010products'
   _globals['_PRICECHANGED'].fields_by_name['sku']._loaded_options = None
   _globals['_PRICECHANGED'].fields_by_name['sku']._serialized_options = b'\272H\004r\002\020\001'
   _globals['_PRICECHANGED'].fields_by_name['old_price']._loaded_options = None
@@ -44,8 +47,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRICECHANGED'].fields_by_name['new_price']._serialized_options = b'\272H\003\310\001\001'
   _globals['_PRICECHANGED'].fields_by_name['version']._loaded_options = None
   _globals['_PRICECHANGED'].fields_by_name['version']._serialized_options = b'\272H\004\"\002 \000'
-  _globals['_PRODUCTUPSERTED']._serialized_start=137
-  _globals['_PRODUCTUPSERTED']._serialized_end=222
-  _globals['_PRICECHANGED']._serialized_start=225
-  _globals['_PRICECHANGED']._serialized_end=387
+  _globals['_PRICECHANGED']._loaded_options = None
+  _globals['_PRICECHANGED']._serialized_options = b'\222\265\030)\n\035catalog.product.price_changed\022\010products'
+  _globals['_PRODUCTUPSERTED']._serialized_start=165
+  _globals['_PRODUCTUPSERTED']._serialized_end=292
+  _globals['_PRICECHANGED']._serialized_start=295
+  _globals['_PRICECHANGED']._serialized_end=504
 # @@protoc_insertion_point(module_scope)

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
+from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashop/common/v1/event.proto\x12\x0eshop.common.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x04\n\rEventEnvelope\x12\x14\n\x02id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\x06source\x18\x02 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^//[a-z]+\\.shop\\.local$\x12 \n\x0cspec_version\x18\x03 \x01(\tB\n\xbaH\x07r\x05\n\x03\x31.0\x12\x42\n\x04type\x18\x04 \x01(\tB4\xbaH1r/\x18\xc8\x01\x32*^shop\\.[a-z]+\\.v[0-9]+\\.[A-Z][A-Za-z0-9]*$\x12*\n\x07subject\x18\x05 \x01(\tB\x19\xbaH\x16r\x14\x18\xc8\x01\x32\x0f^[a-z_]+/[^/]+$\x12\x30\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01\x12\x1f\n\x0eschema_version\x18\x07 \x01(\rB\x07\xbaH\x04*\x02(\x01\x12\"\n\x0e\x63orrelation_id\x18\x08 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x1e\n\x0c\x63\x61usation_id\x18\t \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12R\n\x0btraceparent\x18\n \x01(\tB=\xbaH:r826^$|^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$\x12\x1c\n\ntracestate\x18\x0b \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12*\n\x04\x64\x61ta\x18\x0c \x01(\x0b\x32\x14.google.protobuf.AnyB\x06\xbaH\x03\xc8\x01\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashop/common/v1/event.proto\x12\x0eshop.common.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x04\n\rEventEnvelope\x12\x14\n\x02id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12.\n\x06source\x18\x02 \x01(\tB\x1e\xbaH\x1br\x19\x32\x17^//[a-z]+\\.shop\\.local$\x12 \n\x0cspec_version\x18\x03 \x01(\tB\n\xbaH\x07r\x05\n\x03\x31.0\x12\x42\n\x04type\x18\x04 \x01(\tB4\xbaH1r/\x18\xc8\x01\x32*^shop\\.[a-z]+\\.v[0-9]+\\.[A-Z][A-Za-z0-9]*$\x12*\n\x07subject\x18\x05 \x01(\tB\x19\xbaH\x16r\x14\x18\xc8\x01\x32\x0f^[a-z_]+/[^/]+$\x12\x30\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01\x12\x1f\n\x0eschema_version\x18\x07 \x01(\rB\x07\xbaH\x04*\x02(\x01\x12\"\n\x0e\x63orrelation_id\x18\x08 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x1e\n\x0c\x63\x61usation_id\x18\t \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12R\n\x0btraceparent\x18\n \x01(\tB=\xbaH:r826^$|^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$\x12\x1c\n\ntracestate\x18\x0b \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04\x12*\n\x04\x64\x61ta\x18\x0c \x01(\x0b\x32\x14.google.protobuf.AnyB\x06\xbaH\x03\xc8\x01\x01\"3\n\x0c\x45ventOptions\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t:N\n\x05\x65vent\x12\x1f.google.protobuf.MessageOptions\x18\xd2\x86\x03 \x01(\x0b\x32\x1c.shop.common.v1.EventOptionsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -58,6 +59,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVENTENVELOPE'].fields_by_name['tracestate']._serialized_options = b'\272H\005r\003\030\200\004'
   _globals['_EVENTENVELOPE'].fields_by_name['data']._loaded_options = None
   _globals['_EVENTENVELOPE'].fields_by_name['data']._serialized_options = b'\272H\003\310\001\001'
-  _globals['_EVENTENVELOPE']._serialized_start=136
-  _globals['_EVENTENVELOPE']._serialized_end=676
+  _globals['_EVENTENVELOPE']._serialized_start=170
+  _globals['_EVENTENVELOPE']._serialized_end=710
+  _globals['_EVENTOPTIONS']._serialized_start=712
+  _globals['_EVENTOPTIONS']._serialized_end=763
 # @@protoc_insertion_point(module_scope)

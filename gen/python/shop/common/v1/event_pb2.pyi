@@ -5,8 +5,10 @@ isort:skip_file
 
 from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import extension_dict as _extension_dict
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -103,3 +105,40 @@ class EventEnvelope(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EventEnvelope: _TypeAlias = EventEnvelope  # noqa: Y015
+
+@_typing.final
+class EventOptions(_message.Message):
+    """Where a domain event is published and what it is about. Declared on every message of an
+    events.proto, so publishers (the outbox) and consumers derive subjects from the contract
+    instead of keeping their own lists.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    COLLECTION_FIELD_NUMBER: _builtins.int
+    subject: _builtins.str
+    """The JetStream subject it is published on: `<context>.<aggregate>.<event>`,
+    e.g. "orders.order.placed".
+    """
+    collection: _builtins.str
+    """The collection of the aggregate it is about; the envelope's CloudEvents subject is
+    `<collection>/<id>`, e.g. "orders".
+    """
+    def __init__(
+        self,
+        *,
+        subject: _builtins.str = ...,
+        collection: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection", b"collection", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EventOptions: _TypeAlias = EventOptions  # noqa: Y015
+
+EVENT_FIELD_NUMBER: _builtins.int
+event: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MessageOptions, Global___EventOptions]
+"""Required on every domain event message."""

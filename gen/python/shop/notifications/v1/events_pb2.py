@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from shop.common.v1 import event_pb2 as shop_dot_common_dot_v1_dot_event__pb2
 from shop.notifications.v1 import notification_pb2 as shop_dot_notifications_dot_v1_dot_notification__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"shop/notifications/v1/events.proto\x12\x15shop.notifications.v1\x1a\x1b\x62uf/validate/validate.proto\x1a(shop/notifications/v1/notification.proto\"\x9e\x02\n\x10NotificationSent\x12!\n\x0fnotification_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x30\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12;\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1e.shop.notifications.v1.ChannelB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x37\n\x05topic\x18\x04 \x01(\x0e\x32\x1c.shop.notifications.v1.TopicB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12 \n\x0e\x63\x61use_event_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\x08order_id\x18\x06 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"shop/notifications/v1/events.proto\x12\x15shop.notifications.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1ashop/common/v1/event.proto\x1a(shop/notifications/v1/notification.proto\"\xd4\x02\n\x10NotificationSent\x12!\n\x0fnotification_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x30\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12;\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1e.shop.notifications.v1.ChannelB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x37\n\x05topic\x18\x04 \x01(\x0e\x32\x1c.shop.notifications.v1.TopicB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12 \n\x0e\x63\x61use_event_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\x08order_id\x18\x06 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01:4\x92\xb5\x18\x30\n\x1fnotifications.notification.sent\x12\rnotificationsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,6 +46,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NOTIFICATIONSENT'].fields_by_name['cause_event_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_NOTIFICATIONSENT'].fields_by_name['order_id']._loaded_options = None
   _globals['_NOTIFICATIONSENT'].fields_by_name['order_id']._serialized_options = b'\272H\010r\003\260\001\001\330\001\001'
-  _globals['_NOTIFICATIONSENT']._serialized_start=133
-  _globals['_NOTIFICATIONSENT']._serialized_end=419
+  _globals['_NOTIFICATIONSENT']._loaded_options = None
+  _globals['_NOTIFICATIONSENT']._serialized_options = b'\222\265\0300\n\037notifications.notification.sent\022\rnotifications'
+  _globals['_NOTIFICATIONSENT']._serialized_start=161
+  _globals['_NOTIFICATIONSENT']._serialized_end=501
 # @@protoc_insertion_point(module_scope)

@@ -24,11 +24,12 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from shop.common.v1 import address_pb2 as shop_dot_common_dot_v1_dot_address__pb2
+from shop.common.v1 import event_pb2 as shop_dot_common_dot_v1_dot_event__pb2
 from shop.common.v1 import money_pb2 as shop_dot_common_dot_v1_dot_money__pb2
 from shop.orders.v1 import order_pb2 as shop_dot_orders_dot_v1_dot_order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bshop/orders/v1/events.proto\x12\x0eshop.orders.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cshop/common/v1/address.proto\x1a\x1ashop/common/v1/money.proto\x1a\x1ashop/orders/v1/order.proto\"\xb5\x02\n\x0bOrderPlaced\x12\x1a\n\x08order_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x32\n\x05lines\x18\x03 \x03(\x0b\x32\x19.shop.orders.v1.OrderLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12,\n\x05total\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x39\n\x10shipping_address\x18\x05 \x01(\x0b\x32\x17.shop.common.v1.AddressB\x06\xbaH\x03\xc8\x01\x01\x12\x35\n\x0eshipping_speed\x18\x06 \x01(\x0e\x32\x1d.shop.orders.v1.ShippingSpeed\x12\x18\n\x07version\x18\x07 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\"\xf1\x01\n\x0eOrderConfirmed\x12\x1a\n\x08order_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x1c\n\npayment_id\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12 \n\x0ereservation_id\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\x0bshipment_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12,\n\x05total\x18\x06 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x18\n\x07version\x18\x07 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\"\xb0\x01\n\rOrderRejected\x12\x1a\n\x08order_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12;\n\x06reason\x18\x03 \x01(\x0e\x32\x1f.shop.orders.v1.RejectionReasonB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x18\n\x07version\x18\x05 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\"\xbe\x02\n\x0eOrderCancelled\x12\x1a\n\x08order_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x1f\n\npayment_id\x18\x03 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12#\n\x0ereservation_id\x18\x04 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12 \n\x0bshipment_id\x18\x05 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x32\n\x05lines\x18\x06 \x03(\x0b\x32\x19.shop.orders.v1.OrderLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12,\n\x05total\x18\x07 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x18\n\x07version\x18\t \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bshop/orders/v1/events.proto\x12\x0eshop.orders.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cshop/common/v1/address.proto\x1a\x1ashop/common/v1/event.proto\x1a\x1ashop/common/v1/money.proto\x1a\x1ashop/orders/v1/order.proto\"\xd8\x02\n\x0bOrderPlaced\x12\x1a\n\x08order_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x32\n\x05lines\x18\x03 \x03(\x0b\x32\x19.shop.orders.v1.OrderLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12,\n\x05total\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x39\n\x10shipping_address\x18\x05 \x01(\x0b\x32\x17.shop.common.v1.AddressB\x06\xbaH\x03\xc8\x01\x01\x12\x35\n\x0eshipping_speed\x18\x06 \x01(\x0e\x32\x1d.shop.orders.v1.ShippingSpeed\x12\x18\n\x07version\x18\x07 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00:!\x92\xb5\x18\x1d\n\x13orders.order.placed\x12\x06orders\"\x97\x02\n\x0eOrderConfirmed\x12\x1a\n\x08order_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x1c\n\npayment_id\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12 \n\x0ereservation_id\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1d\n\x0bshipment_id\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12,\n\x05total\x18\x06 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x18\n\x07version\x18\x07 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00:$\x92\xb5\x18 \n\x16orders.order.confirmed\x12\x06orders\"\xd5\x01\n\rOrderRejected\x12\x1a\n\x08order_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12;\n\x06reason\x18\x03 \x01(\x0e\x32\x1f.shop.orders.v1.RejectionReasonB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x18\n\x07version\x18\x05 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00:#\x92\xb5\x18\x1f\n\x15orders.order.rejected\x12\x06orders\"\xe4\x02\n\x0eOrderCancelled\x12\x1a\n\x08order_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x1f\n\npayment_id\x18\x03 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12#\n\x0ereservation_id\x18\x04 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12 \n\x0bshipment_id\x18\x05 \x01(\tB\x0b\xbaH\x08r\x03\xb0\x01\x01\xd8\x01\x01\x12\x32\n\x05lines\x18\x06 \x03(\x0b\x32\x19.shop.orders.v1.OrderLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12,\n\x05total\x18\x07 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x18\n\x07version\x18\t \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00:$\x92\xb5\x18 \n\x16orders.order.cancelled\x12\x06ordersb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,6 +48,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERPLACED'].fields_by_name['shipping_address']._serialized_options = b'\272H\003\310\001\001'
   _globals['_ORDERPLACED'].fields_by_name['version']._loaded_options = None
   _globals['_ORDERPLACED'].fields_by_name['version']._serialized_options = b'\272H\004\"\002 \000'
+  _globals['_ORDERPLACED']._loaded_options = None
+  _globals['_ORDERPLACED']._serialized_options = b'\222\265\030\035\n\023orders.order.placed\022\006orders'
   _globals['_ORDERCONFIRMED'].fields_by_name['order_id']._loaded_options = None
   _globals['_ORDERCONFIRMED'].fields_by_name['order_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_ORDERCONFIRMED'].fields_by_name['customer_id']._loaded_options = None
@@ -61,6 +64,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERCONFIRMED'].fields_by_name['total']._serialized_options = b'\272H\003\310\001\001'
   _globals['_ORDERCONFIRMED'].fields_by_name['version']._loaded_options = None
   _globals['_ORDERCONFIRMED'].fields_by_name['version']._serialized_options = b'\272H\004\"\002 \000'
+  _globals['_ORDERCONFIRMED']._loaded_options = None
+  _globals['_ORDERCONFIRMED']._serialized_options = b'\222\265\030 \n\026orders.order.confirmed\022\006orders'
   _globals['_ORDERREJECTED'].fields_by_name['order_id']._loaded_options = None
   _globals['_ORDERREJECTED'].fields_by_name['order_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_ORDERREJECTED'].fields_by_name['customer_id']._loaded_options = None
@@ -69,6 +74,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERREJECTED'].fields_by_name['reason']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
   _globals['_ORDERREJECTED'].fields_by_name['version']._loaded_options = None
   _globals['_ORDERREJECTED'].fields_by_name['version']._serialized_options = b'\272H\004\"\002 \000'
+  _globals['_ORDERREJECTED']._loaded_options = None
+  _globals['_ORDERREJECTED']._serialized_options = b'\222\265\030\037\n\025orders.order.rejected\022\006orders'
   _globals['_ORDERCANCELLED'].fields_by_name['order_id']._loaded_options = None
   _globals['_ORDERCANCELLED'].fields_by_name['order_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_ORDERCANCELLED'].fields_by_name['customer_id']._loaded_options = None
@@ -85,12 +92,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERCANCELLED'].fields_by_name['total']._serialized_options = b'\272H\003\310\001\001'
   _globals['_ORDERCANCELLED'].fields_by_name['version']._loaded_options = None
   _globals['_ORDERCANCELLED'].fields_by_name['version']._serialized_options = b'\272H\004\"\002 \000'
-  _globals['_ORDERPLACED']._serialized_start=163
-  _globals['_ORDERPLACED']._serialized_end=472
-  _globals['_ORDERCONFIRMED']._serialized_start=475
-  _globals['_ORDERCONFIRMED']._serialized_end=716
-  _globals['_ORDERREJECTED']._serialized_start=719
-  _globals['_ORDERREJECTED']._serialized_end=895
-  _globals['_ORDERCANCELLED']._serialized_start=898
-  _globals['_ORDERCANCELLED']._serialized_end=1216
+  _globals['_ORDERCANCELLED']._loaded_options = None
+  _globals['_ORDERCANCELLED']._serialized_options = b'\222\265\030 \n\026orders.order.cancelled\022\006orders'
+  _globals['_ORDERPLACED']._serialized_start=191
+  _globals['_ORDERPLACED']._serialized_end=535
+  _globals['_ORDERCONFIRMED']._serialized_start=538
+  _globals['_ORDERCONFIRMED']._serialized_end=817
+  _globals['_ORDERREJECTED']._serialized_start=820
+  _globals['_ORDERREJECTED']._serialized_end=1033
+  _globals['_ORDERCANCELLED']._serialized_start=1036
+  _globals['_ORDERCANCELLED']._serialized_end=1392
 # @@protoc_insertion_point(module_scope)

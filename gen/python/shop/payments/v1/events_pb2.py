@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from shop.common.v1 import event_pb2 as shop_dot_common_dot_v1_dot_event__pb2
 from shop.common.v1 import money_pb2 as shop_dot_common_dot_v1_dot_money__pb2
 from shop.payments.v1 import payment_pb2 as shop_dot_payments_dot_v1_dot_payment__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dshop/payments/v1/events.proto\x12\x10shop.payments.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1ashop/common/v1/money.proto\x1a\x1eshop/payments/v1/payment.proto\"\xa5\x01\n\x11PaymentAuthorized\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x38\n\x11\x61uthorized_amount\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\"\xe7\x01\n\x0fPaymentDeclined\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x37\n\x10requested_amount\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x43\n\x0e\x64\x65\x63line_reason\x18\x05 \x01(\x0e\x32\x1f.shop.payments.v1.DeclineReasonB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\"\xdb\x01\n\x0fPaymentCaptured\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x36\n\x0f\x63\x61ptured_amount\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x38\n\x11\x61uthorized_amount\x18\x05 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\"\xb9\x01\n\rPaymentVoided\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x36\n\x0freleased_amount\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x18\n\x06reason\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\"\xaf\x02\n\x0fPaymentRefunded\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x34\n\rrefund_amount\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12<\n\x15total_refunded_amount\x18\x05 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x36\n\x0f\x63\x61ptured_amount\x18\x06 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x18\n\x06reason\x18\x07 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dshop/payments/v1/events.proto\x12\x10shop.payments.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1ashop/common/v1/event.proto\x1a\x1ashop/common/v1/money.proto\x1a\x1eshop/payments/v1/payment.proto\"\xd2\x01\n\x11PaymentAuthorized\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x38\n\x11\x61uthorized_amount\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01:+\x92\xb5\x18\'\n\x1bpayments.payment.authorized\x12\x08payments\"\x92\x02\n\x0fPaymentDeclined\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x37\n\x10requested_amount\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x43\n\x0e\x64\x65\x63line_reason\x18\x05 \x01(\x0e\x32\x1f.shop.payments.v1.DeclineReasonB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00:)\x92\xb5\x18%\n\x19payments.payment.declined\x12\x08payments\"\x86\x02\n\x0fPaymentCaptured\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x36\n\x0f\x63\x61ptured_amount\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x38\n\x11\x61uthorized_amount\x18\x05 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01:)\x92\xb5\x18%\n\x19payments.payment.captured\x12\x08payments\"\xe2\x01\n\rPaymentVoided\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x36\n\x0freleased_amount\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x18\n\x06reason\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03:\'\x92\xb5\x18#\n\x17payments.payment.voided\x12\x08payments\"\xda\x02\n\x0fPaymentRefunded\x12\x1c\n\npayment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x34\n\rrefund_amount\x18\x04 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12<\n\x15total_refunded_amount\x18\x05 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x36\n\x0f\x63\x61ptured_amount\x18\x06 \x01(\x0b\x32\x15.shop.common.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01\x12\x18\n\x06reason\x18\x07 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03:)\x92\xb5\x18%\n\x19payments.payment.refunded\x12\x08paymentsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,6 +43,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYMENTAUTHORIZED'].fields_by_name['customer_id']._serialized_options = b'\272H\004r\002\020\001'
   _globals['_PAYMENTAUTHORIZED'].fields_by_name['authorized_amount']._loaded_options = None
   _globals['_PAYMENTAUTHORIZED'].fields_by_name['authorized_amount']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_PAYMENTAUTHORIZED']._loaded_options = None
+  _globals['_PAYMENTAUTHORIZED']._serialized_options = b'\222\265\030\'\n\033payments.payment.authorized\022\010payments'
   _globals['_PAYMENTDECLINED'].fields_by_name['payment_id']._loaded_options = None
   _globals['_PAYMENTDECLINED'].fields_by_name['payment_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_PAYMENTDECLINED'].fields_by_name['order_id']._loaded_options = None
@@ -52,6 +55,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYMENTDECLINED'].fields_by_name['requested_amount']._serialized_options = b'\272H\003\310\001\001'
   _globals['_PAYMENTDECLINED'].fields_by_name['decline_reason']._loaded_options = None
   _globals['_PAYMENTDECLINED'].fields_by_name['decline_reason']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
+  _globals['_PAYMENTDECLINED']._loaded_options = None
+  _globals['_PAYMENTDECLINED']._serialized_options = b'\222\265\030%\n\031payments.payment.declined\022\010payments'
   _globals['_PAYMENTCAPTURED'].fields_by_name['payment_id']._loaded_options = None
   _globals['_PAYMENTCAPTURED'].fields_by_name['payment_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_PAYMENTCAPTURED'].fields_by_name['order_id']._loaded_options = None
@@ -62,6 +67,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYMENTCAPTURED'].fields_by_name['captured_amount']._serialized_options = b'\272H\003\310\001\001'
   _globals['_PAYMENTCAPTURED'].fields_by_name['authorized_amount']._loaded_options = None
   _globals['_PAYMENTCAPTURED'].fields_by_name['authorized_amount']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_PAYMENTCAPTURED']._loaded_options = None
+  _globals['_PAYMENTCAPTURED']._serialized_options = b'\222\265\030%\n\031payments.payment.captured\022\010payments'
   _globals['_PAYMENTVOIDED'].fields_by_name['payment_id']._loaded_options = None
   _globals['_PAYMENTVOIDED'].fields_by_name['payment_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_PAYMENTVOIDED'].fields_by_name['order_id']._loaded_options = None
@@ -72,6 +79,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYMENTVOIDED'].fields_by_name['released_amount']._serialized_options = b'\272H\003\310\001\001'
   _globals['_PAYMENTVOIDED'].fields_by_name['reason']._loaded_options = None
   _globals['_PAYMENTVOIDED'].fields_by_name['reason']._serialized_options = b'\272H\005r\003\030\364\003'
+  _globals['_PAYMENTVOIDED']._loaded_options = None
+  _globals['_PAYMENTVOIDED']._serialized_options = b'\222\265\030#\n\027payments.payment.voided\022\010payments'
   _globals['_PAYMENTREFUNDED'].fields_by_name['payment_id']._loaded_options = None
   _globals['_PAYMENTREFUNDED'].fields_by_name['payment_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_PAYMENTREFUNDED'].fields_by_name['order_id']._loaded_options = None
@@ -86,14 +95,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYMENTREFUNDED'].fields_by_name['captured_amount']._serialized_options = b'\272H\003\310\001\001'
   _globals['_PAYMENTREFUNDED'].fields_by_name['reason']._loaded_options = None
   _globals['_PAYMENTREFUNDED'].fields_by_name['reason']._serialized_options = b'\272H\005r\003\030\364\003'
-  _globals['_PAYMENTAUTHORIZED']._serialized_start=141
-  _globals['_PAYMENTAUTHORIZED']._serialized_end=306
-  _globals['_PAYMENTDECLINED']._serialized_start=309
-  _globals['_PAYMENTDECLINED']._serialized_end=540
-  _globals['_PAYMENTCAPTURED']._serialized_start=543
-  _globals['_PAYMENTCAPTURED']._serialized_end=762
-  _globals['_PAYMENTVOIDED']._serialized_start=765
-  _globals['_PAYMENTVOIDED']._serialized_end=950
-  _globals['_PAYMENTREFUNDED']._serialized_start=953
-  _globals['_PAYMENTREFUNDED']._serialized_end=1256
+  _globals['_PAYMENTREFUNDED']._loaded_options = None
+  _globals['_PAYMENTREFUNDED']._serialized_options = b'\222\265\030%\n\031payments.payment.refunded\022\010payments'
+  _globals['_PAYMENTAUTHORIZED']._serialized_start=169
+  _globals['_PAYMENTAUTHORIZED']._serialized_end=379
+  _globals['_PAYMENTDECLINED']._serialized_start=382
+  _globals['_PAYMENTDECLINED']._serialized_end=656
+  _globals['_PAYMENTCAPTURED']._serialized_start=659
+  _globals['_PAYMENTCAPTURED']._serialized_end=921
+  _globals['_PAYMENTVOIDED']._serialized_start=924
+  _globals['_PAYMENTVOIDED']._serialized_end=1150
+  _globals['_PAYMENTREFUNDED']._serialized_start=1153
+  _globals['_PAYMENTREFUNDED']._serialized_end=1499
 # @@protoc_insertion_point(module_scope)

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from shop.common.v1 import event_pb2 as shop_dot_common_dot_v1_dot_event__pb2
 from shop.shipping.v1 import shipment_pb2 as shop_dot_shipping_dot_v1_dot_shipment__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dshop/shipping/v1/events.proto\x12\x10shop.shipping.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fshop/shipping/v1/shipment.proto\"\xf4\x01\n\x0fShipmentCreated\x12\x1d\n\x0bshipment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x37\n\x05lines\x18\x04 \x03(\x0b\x32\x1e.shop.shipping.v1.ShipmentLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12\x35\n\rservice_level\x18\x05 \x01(\x0e\x32\x1e.shop.shipping.v1.ServiceLevel\x12\x18\n\x07version\x18\x06 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\"\x96\x01\n\x11ShipmentCancelled\x12\x1d\n\x0bshipment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x18\n\x07version\x18\x05 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\"\xc3\x01\n\x12ShipmentDispatched\x12\x1d\n\x0bshipment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x18\n\x07\x63\x61rrier\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12 \n\x0ftracking_number\x18\x05 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x18\n\x07version\x18\x06 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dshop/shipping/v1/events.proto\x12\x10shop.shipping.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1ashop/common/v1/event.proto\x1a\x1fshop/shipping/v1/shipment.proto\"\xa0\x02\n\x0fShipmentCreated\x12\x1d\n\x0bshipment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x37\n\x05lines\x18\x04 \x03(\x0b\x32\x1e.shop.shipping.v1.ShipmentLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12\x35\n\rservice_level\x18\x05 \x01(\x0e\x32\x1e.shop.shipping.v1.ServiceLevel\x12\x18\n\x07version\x18\x06 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00:*\x92\xb5\x18&\n\x19shipping.shipment.created\x12\tshipments\"\xc4\x01\n\x11ShipmentCancelled\x12\x1d\n\x0bshipment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x18\n\x07version\x18\x05 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00:,\x92\xb5\x18(\n\x1bshipping.shipment.cancelled\x12\tshipments\"\xf2\x01\n\x12ShipmentDispatched\x12\x1d\n\x0bshipment_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x18\n\x07\x63\x61rrier\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12 \n\x0ftracking_number\x18\x05 \x01(\tB\x07\xbaH\x04r\x02\x10\x01\x12\x18\n\x07version\x18\x06 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00:-\x92\xb5\x18)\n\x1cshipping.shipment.dispatched\x12\tshipmentsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +44,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHIPMENTCREATED'].fields_by_name['lines']._serialized_options = b'\272H\005\222\001\002\010\001'
   _globals['_SHIPMENTCREATED'].fields_by_name['version']._loaded_options = None
   _globals['_SHIPMENTCREATED'].fields_by_name['version']._serialized_options = b'\272H\004\"\002 \000'
+  _globals['_SHIPMENTCREATED']._loaded_options = None
+  _globals['_SHIPMENTCREATED']._serialized_options = b'\222\265\030&\n\031shipping.shipment.created\022\tshipments'
   _globals['_SHIPMENTCANCELLED'].fields_by_name['shipment_id']._loaded_options = None
   _globals['_SHIPMENTCANCELLED'].fields_by_name['shipment_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_SHIPMENTCANCELLED'].fields_by_name['order_id']._loaded_options = None
@@ -51,6 +54,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHIPMENTCANCELLED'].fields_by_name['customer_id']._serialized_options = b'\272H\004r\002\020\001'
   _globals['_SHIPMENTCANCELLED'].fields_by_name['version']._loaded_options = None
   _globals['_SHIPMENTCANCELLED'].fields_by_name['version']._serialized_options = b'\272H\004\"\002 \000'
+  _globals['_SHIPMENTCANCELLED']._loaded_options = None
+  _globals['_SHIPMENTCANCELLED']._serialized_options = b'\222\265\030(\n\033shipping.shipment.cancelled\022\tshipments'
   _globals['_SHIPMENTDISPATCHED'].fields_by_name['shipment_id']._loaded_options = None
   _globals['_SHIPMENTDISPATCHED'].fields_by_name['shipment_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_SHIPMENTDISPATCHED'].fields_by_name['order_id']._loaded_options = None
@@ -63,10 +68,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHIPMENTDISPATCHED'].fields_by_name['tracking_number']._serialized_options = b'\272H\004r\002\020\001'
   _globals['_SHIPMENTDISPATCHED'].fields_by_name['version']._loaded_options = None
   _globals['_SHIPMENTDISPATCHED'].fields_by_name['version']._serialized_options = b'\272H\004\"\002 \000'
-  _globals['_SHIPMENTCREATED']._serialized_start=114
-  _globals['_SHIPMENTCREATED']._serialized_end=358
-  _globals['_SHIPMENTCANCELLED']._serialized_start=361
-  _globals['_SHIPMENTCANCELLED']._serialized_end=511
-  _globals['_SHIPMENTDISPATCHED']._serialized_start=514
-  _globals['_SHIPMENTDISPATCHED']._serialized_end=709
+  _globals['_SHIPMENTDISPATCHED']._loaded_options = None
+  _globals['_SHIPMENTDISPATCHED']._serialized_options = b'\222\265\030)\n\034shipping.shipment.dispatched\022\tshipments'
+  _globals['_SHIPMENTCREATED']._serialized_start=142
+  _globals['_SHIPMENTCREATED']._serialized_end=430
+  _globals['_SHIPMENTCANCELLED']._serialized_start=433
+  _globals['_SHIPMENTCANCELLED']._serialized_end=629
+  _globals['_SHIPMENTDISPATCHED']._serialized_start=632
+  _globals['_SHIPMENTDISPATCHED']._serialized_end=874
 # @@protoc_insertion_point(module_scope)
