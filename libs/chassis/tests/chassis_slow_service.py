@@ -3,16 +3,18 @@ SHOP_* variables like any service. GetProduct logs when it starts, then takes a 
 
 import asyncio
 import logging
+from pathlib import Path
 
-from chassis_support import Context, FakeCatalog, registration
+from chassis_support import Context, FakeCatalog
 
+from chassis.app import ServiceApp, Wiring
 from chassis.config import ServiceSettings
-from chassis.server import serve
 from shop.catalog.v1 import catalog_service_pb2 as catalog
 from shop.catalog.v1 import product_pb2
 
 STARTED = "GetProduct started"
 TAKES_S = 0.5
+MIGRATIONS = Path(__file__).with_name("example_migrations")
 
 
 async def slow_get_product(
@@ -23,11 +25,11 @@ async def slow_get_product(
     return catalog.GetProductResponse(product=product_pb2.Product(sku=request.sku))
 
 
+app = ServiceApp(
+    "catalog",
+    wire=lambda runtime: Wiring(servicers=[FakeCatalog(slow_get_product)]),
+    migrations=MIGRATIONS,
+)
+
 if __name__ == "__main__":
-    asyncio.run(
-        serve(
-            ServiceSettings(),
-            services=[registration(FakeCatalog(slow_get_product))],
-            migrations=None,
-        )
-    )
+    asyncio.run(app.serve(ServiceSettings()))

@@ -8,7 +8,8 @@ from typing import Any
 import grpc.aio
 
 from chassis.config import ServiceSettings
-from chassis.server import Server, ServiceRegistration
+from chassis.errors import NO_ERRORS, ErrorMap
+from chassis.server import Server
 from shop.catalog.v1 import catalog_service_pb2 as catalog
 from shop.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
 from shop.catalog.v1 import product_pb2
@@ -64,18 +65,14 @@ def settings(**overrides: Any) -> ServiceSettings:
     return ServiceSettings(**(values | overrides))
 
 
-def registration(servicer: catalog_grpc.CatalogServiceServicer) -> ServiceRegistration:
-    return ServiceRegistration(CATALOG, catalog_grpc.add_CatalogServiceServicer_to_server, servicer)
-
-
 @asynccontextmanager
 async def running(
-    servicer: catalog_grpc.CatalogServiceServicer, service_settings: ServiceSettings | None = None
+    servicer: catalog_grpc.CatalogServiceServicer,
+    service_settings: ServiceSettings | None = None,
+    errors: ErrorMap = NO_ERRORS,
 ) -> AsyncIterator[tuple[Server, grpc.aio.Channel]]:
     """A started chassis server around `servicer`, and a plain channel to it."""
-    server = Server(
-        service_settings or settings(), services=[registration(servicer)], migrations=None
-    )
+    server = Server(service_settings or settings(), servicers=[servicer], errors=errors)
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:

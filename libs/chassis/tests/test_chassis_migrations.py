@@ -2,58 +2,32 @@
 
 import asyncio
 import logging
+import shutil
 from pathlib import Path
 
 import grpc.aio
 import pytest
 from alembic import command
 from alembic.config import Config
-from chassis_support import CATALOG, FakeCatalog, registration, settings
+from chassis_support import CATALOG, FakeCatalog, settings
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from chassis.app import ServiceApp, Wiring
 from chassis.migrations import MigrationGate, SchemaRevision
-from chassis.server import Server, serve
+from chassis.server import Server
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
-# A service's migrations directory, as small as it gets: its first revision creates the
-# chassis tables, the way every service's does.
-ENV_PY = """
-from alembic import context
-from sqlalchemy import create_engine
-
-engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
-with engine.connect() as connection:
-    context.configure(connection=connection)
-    with context.begin_transaction():
-        context.run_migrations()
-engine.dispose()
-"""
-FIRST_REVISION = """
-from alembic import op
-
-from chassis.migrations import create_chassis_tables, drop_chassis_tables
-
-revision = "0001"
-down_revision = None
-
-
-def upgrade():
-    create_chassis_tables(op)
-
-
-def downgrade():
-    drop_chassis_tables(op)
-"""
+# A service's migrations directory, as small as it gets: its env.py is the chassis's, its
+# first revision creates the chassis tables, the way every service's does.
+EXAMPLE_MIGRATIONS = Path(__file__).with_name("example_migrations")
 
 
 def migrations_dir(root: Path) -> Path:
-    (root / "versions").mkdir(parents=True)
-    (root / "env.py").write_text(ENV_PY)
-    (root / "versions" / "0001_chassis_tables.py").write_text(FIRST_REVISION)
+    shutil.copytree(EXAMPLE_MIGRATIONS, root)
     return root
 
 
@@ -106,7 +80,7 @@ def test_a_service_is_not_serving_until_its_database_is_migrated(
     async def health_over_time() -> list[int]:
         server = Server(
             settings(migration_check_interval_s=0.02),
-            services=[registration(FakeCatalog())],
+            servicers=[FakeCatalog()],
             migrations=MigrationGate(database_url, scripts),
         )
         await server.start()
@@ -142,7 +116,7 @@ def test_on_start_runs_once_migrated_and_its_failure_ends_the_service(
     database_url: str, tmp_path: Path
 ) -> None:
     """on_start (seed data, say) needs the schema, so it waits for the gate; if it then
-    fails, serve() stops the server and raises, so the process exits and is restarted."""
+    fails, the app stops the server and raises, so the process exits and is restarted."""
     scripts = migrations_dir(tmp_path / "migrations")
     config = alembic_config(scripts, database_url)
     ran: list[str] = []
@@ -152,11 +126,13 @@ def test_on_start_runs_once_migrated_and_its_failure_ends_the_service(
         raise RuntimeError("seed data is corrupt")
 
     async def scenario() -> None:
-        service = serve(
-            settings(metrics_port=0, migration_check_interval_s=0.02),
-            services=[registration(FakeCatalog())],
-            migrations=MigrationGate(database_url, scripts),
-            on_start=on_start,
+        app = ServiceApp(
+            "catalog",
+            wire=lambda runtime: Wiring(servicers=[FakeCatalog()], on_start=[on_start]),
+            migrations=scripts,
+        )
+        service = app.serve(
+            settings(metrics_port=0, migration_check_interval_s=0.02, database_url=database_url)
         )
         running = asyncio.create_task(service)
         await asyncio.sleep(0.2)

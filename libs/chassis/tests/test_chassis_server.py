@@ -11,11 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc.aio
-from chassis_support import CATALOG, FakeCatalog, registration, running, settings
+import pytest
+from chassis_slow_service import MIGRATIONS
+from chassis_support import CATALOG, FakeCatalog, running, settings
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from chassis.migrations import upgrade_to_head
 from chassis.server import Server
 from shop.catalog.v1 import catalog_service_pb2 as catalog
 from shop.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
@@ -64,7 +67,7 @@ def test_reflection_lists_the_services() -> None:
 def test_the_server_is_not_serving_until_on_start_has_run() -> None:
     async def scenario() -> list[int]:
         release = asyncio.Event()
-        server = Server(settings(), services=[registration(FakeCatalog())], migrations=None)
+        server = Server(settings(), servicers=[FakeCatalog()])
         starting = asyncio.create_task(server.start(release.wait))
         try:
             while not server.port:  # bound before on_start runs
@@ -110,11 +113,18 @@ def scrape(port: int) -> str:
         return str(response.read().decode())
 
 
-def test_sigterm_lets_the_call_in_flight_finish_and_exits_cleanly() -> None:
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    """A database at the slow service's head revision (its example migrations)."""
+    upgrade_to_head(database_url, MIGRATIONS)
+    return database_url
+
+
+def test_sigterm_lets_the_call_in_flight_finish_and_exits_cleanly(migrated_url: str) -> None:
     env = os.environ | {
         "SHOP_SERVICE": "catalog",
         "SHOP_INSTANCE": "catalog-slow",
-        "SHOP_DATABASE_URL": "postgresql+psycopg://unused@/unused",
+        "SHOP_DATABASE_URL": migrated_url,
         "SHOP_GRPC_PORT": "0",
         "SHOP_METRICS_PORT": "0",
         "SHOP_SHUTDOWN_GRACE_S": "30",
@@ -169,7 +179,7 @@ def test_sigterm_lets_the_call_in_flight_finish_and_exits_cleanly() -> None:
 def test_a_drained_server_is_not_serving_until_undrained_and_never_before_it_is_ready() -> None:
     async def scenario() -> list[int]:
         release = asyncio.Event()
-        server = Server(settings(), services=[registration(FakeCatalog())], migrations=None)
+        server = Server(settings(), servicers=[FakeCatalog()])
         starting = asyncio.create_task(server.start(release.wait))
         seen = []
         try:
@@ -203,11 +213,11 @@ def test_a_drained_server_is_not_serving_until_undrained_and_never_before_it_is_
     ]
 
 
-def test_sigusr1_drains_a_running_service_and_sigusr2_puts_it_back() -> None:
+def test_sigusr1_drains_a_running_service_and_sigusr2_puts_it_back(migrated_url: str) -> None:
     env = os.environ | {
         "SHOP_SERVICE": "catalog",
         "SHOP_INSTANCE": "catalog-drain",
-        "SHOP_DATABASE_URL": "postgresql+psycopg://unused@/unused",
+        "SHOP_DATABASE_URL": migrated_url,
         "SHOP_GRPC_PORT": "0",
         "SHOP_METRICS_PORT": "0",
         "PYTHONPATH": os.pathsep.join([str(SLOW_SERVICE.parent), os.environ.get("PYTHONPATH", "")]),
@@ -224,14 +234,14 @@ def test_sigusr1_drains_a_running_service_and_sigusr2_puts_it_back() -> None:
             await log.wait_for(lambda line: line["message"] == "serving")
             async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
                 process.send_signal(signal.SIGUSR1)
-                await log.wait_for(lambda line: str(line["message"]).startswith("drained"))
+                await log.wait_for(lambda line: line["message"] == "not serving: drained")
                 drained = await health_of(channel, CATALOG)
                 # Out of rotation, not out of service: a call that still arrives is answered.
                 reply = await catalog_grpc.CatalogServiceStub(channel).GetProduct(
                     catalog.GetProductRequest(sku="SKU-9"), timeout=30
                 )
                 process.send_signal(signal.SIGUSR2)
-                await log.wait_for(lambda line: line["message"] == "undrained: serving again")
+                await log.wait_for(lambda line: line["message"] == "serving")
                 undrained = await health_of(channel, CATALOG)
             process.send_signal(signal.SIGTERM)
             exit_code = await asyncio.wait_for(process.wait(), timeout=30)

@@ -30,3 +30,9 @@ class ServiceSettings(BaseSettings):
     """How long in-flight calls may run on after SIGTERM before they are cancelled."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     migration_check_interval_s: float = 2.0
+    db_pool_size: int = Field(default=10, ge=1)
+    """The most database connections the instance opens."""
+    db_pool_timeout_s: float = Field(default=0.5, gt=0)
+    """How long a call waits for a free connection before it is shed (RESOURCE_EXHAUSTED)."""
+    readiness_interval_s: float = Field(default=1.0, gt=0)
+    """How often the instance checks that its database answers (its health follows it)."""

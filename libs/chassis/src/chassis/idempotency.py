@@ -1,17 +1,15 @@
-"""One outcome per idempotency key: a retried call returns what the first call returned,
+"""One outcome per idempotency key: a retried command returns what the first one returned,
 and its work runs once.
 
-The key is claimed by inserting it in the caller's transaction before the work runs. A
-concurrent call with the same key blocks on that row until the first transaction ends:
-after a commit it finds the stored response; after a rollback it claims the key itself.
-A call that fails leaves no key behind, so its retry runs the work again.
+The unit of work claims the key by inserting it in its transaction before the work runs,
+and stores the outcome in the same transaction. A concurrent command with the same key
+blocks on that row until the first transaction ends: after a commit it finds the stored
+outcome; after a rollback it claims the key itself. A command that fails leaves no key
+behind, so its retry runs the work again.
 """
 
-import hashlib
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from __future__ import annotations
 
-from google.protobuf.message import Message
 from sqlalchemy import (
     Column,
     DateTime,
@@ -28,9 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import SchemaItem
 
-from chassis.errors import AlreadyExists
-
-M = TypeVar("M", bound=Message)
+from chassis.domain import IdempotencyKeyReused
 
 TABLE_NAME = "idempotency_keys"
 
@@ -39,9 +35,10 @@ def idempotency_schema() -> list[SchemaItem]:
     """Fresh columns of the idempotency table (for Table() and op.create_table())."""
     return [
         Column("key", Uuid(as_uuid=False), primary_key=True),
+        # What the key was used for: the command's request type, e.g. "catalog.domain.X".
         Column("method", Text, nullable=False),
         Column("request_hash", LargeBinary, nullable=False),
-        Column("response", LargeBinary),  # set in the same transaction as the claim
+        Column("response", LargeBinary),  # the outcome, set in the claim's transaction
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     ]
 
@@ -54,44 +51,34 @@ def idempotency_table(metadata: MetaData) -> Table:
 _keys = idempotency_table(MetaData())
 
 
-async def run_once(  # noqa: PLR0913 - keyword-only, each one needed
-    conn: AsyncConnection,
-    *,
-    key: str,
-    method: str,
-    request: Message,
-    response_type: type[M],
-    work: Callable[[], Awaitable[M]],
-) -> M:
-    """Runs `work` unless `key` was used before; stores and returns its response.
-
-    The same key with the same method and request returns the stored response; with a
-    different one raises AlreadyExists(reason="IDEMPOTENCY_KEY_REUSED").
-    """
-    request_hash = hashlib.sha256(request.SerializeToString(deterministic=True)).digest()
+async def claim(
+    conn: AsyncConnection, *, key: str, operation: str, request_hash: bytes
+) -> bytes | None:
+    """Claims `key` for this transaction (None), or returns the outcome stored by the
+    command that used it first. Raises IdempotencyKeyReused when that command was a
+    different one."""
     claimed = await conn.scalar(
         insert(_keys)
-        .values(key=key, method=method, request_hash=request_hash)
+        .values(key=key, method=operation, request_hash=request_hash)
         .on_conflict_do_nothing(index_elements=[_keys.c.key])
         .returning(_keys.c.key)
     )
-    if claimed is None:
-        row = (
-            await conn.execute(
-                select(_keys.c.method, _keys.c.request_hash, _keys.c.response).where(
-                    _keys.c.key == key
-                )
-            )
-        ).one()
-        if row.method != method or row.request_hash != request_hash:
-            raise AlreadyExists(
-                "the idempotency key was used before with a different request",
-                reason="IDEMPOTENCY_KEY_REUSED",
-                metadata={"idempotency_key": key},
-            )
-        return response_type.FromString(row.response)
-    response = await work()
-    await conn.execute(
-        update(_keys).where(_keys.c.key == key).values(response=response.SerializeToString())
-    )
-    return response
+    if claimed is not None:
+        return None
+    row = (
+        await conn.execute(
+            select(_keys.c.method, _keys.c.request_hash, _keys.c.response).where(_keys.c.key == key)
+        )
+    ).one()
+    if row.method != operation or row.request_hash != request_hash:
+        raise IdempotencyKeyReused(
+            "the idempotency key was used before with a different request",
+            metadata={"idempotency_key": key},
+        )
+    stored: bytes = row.response
+    return stored
+
+
+async def record(conn: AsyncConnection, *, key: str, outcome: bytes) -> None:
+    """Stores the outcome of the command that claimed `key`."""
+    await conn.execute(update(_keys).where(_keys.c.key == key).values(response=outcome))

@@ -3,9 +3,12 @@ state change it records, inside the envelope every consumer expects. A relay pub
 the rows to JetStream later and marks them published."""
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from opentelemetry import propagate
 from sqlalchemy import (
@@ -52,32 +55,40 @@ def outbox_table(metadata: MetaData) -> Table:
 _outbox = outbox_table(MetaData())
 
 
-async def add_event(
-    conn: AsyncConnection,
-    *,
-    subject: str,
-    aggregate: str,
-    event: Message,
-    schema_version: int = 1,
-) -> str:
-    """Writes `event` to the outbox in the caller's transaction and returns its id.
+@dataclass(frozen=True)
+class OutboxRow:
+    """An event ready to be written: where it goes and the envelope that carries it."""
 
-    `subject` is where it is published ("catalog.product.upserted"); `aggregate` is what it
-    is about, "<collection>/<id>" ("products/SKU-1"). The envelope carries the current
-    call's correlation id (a new one outside a call) and trace context.
-    """
+    subject: str
+    aggregate: str
+    envelope: event_pb2.EventEnvelope
+
+
+def event_route(event_type: Descriptor) -> event_pb2.EventOptions:
+    """The subject and collection the contract declares for an event message."""
+    options = event_type.GetOptions()
+    if not options.HasExtension(event_pb2.event):
+        raise ValueError(f"{event_type.full_name} is not an event: it has no (event) option")
+    route: event_pb2.EventOptions = options.Extensions[event_pb2.event]
+    return route
+
+
+def envelop(event: Message, aggregate_id: str, *, schema_version: int = 1) -> OutboxRow:
+    """`event` about `<collection>/<aggregate_id>`, in the envelope every consumer expects:
+    the current call's correlation id (a new one outside a call) and trace context."""
+    route = event_route(event.DESCRIPTOR)  # type: ignore[arg-type]  # upb's Descriptor
+    aggregate = f"{route.collection}/{aggregate_id}"
     trace_headers: dict[str, str] = {}
     propagate.inject(trace_headers)
     data = any_pb2.Any()
     data.Pack(event)
     time = timestamp_pb2.Timestamp()
     time.FromDatetime(datetime.now(UTC))
-    event_type = event.DESCRIPTOR.full_name
     envelope = event_pb2.EventEnvelope(
         id=str(uuid.uuid4()),
         source=f"//{context.service()}.shop.local",
         spec_version="1.0",
-        type=event_type,
+        type=event.DESCRIPTOR.full_name,
         subject=aggregate,
         time=time,
         schema_version=schema_version,
@@ -86,13 +97,23 @@ async def add_event(
         tracestate=trace_headers.get("tracestate", ""),
         data=data,
     )
+    return OutboxRow(route.subject, aggregate, envelope)
+
+
+async def write(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
+    """Writes the rows in the caller's transaction, in one statement."""
+    if not rows:
+        return
     await conn.execute(
-        _outbox.insert().values(
-            id=envelope.id,
-            subject=subject,
-            type=event_type,
-            aggregate=aggregate,
-            envelope=envelope.SerializeToString(),
-        )
+        _outbox.insert(),
+        [
+            {
+                "id": row.envelope.id,
+                "subject": row.subject,
+                "type": row.envelope.type,
+                "aggregate": row.aggregate,
+                "envelope": row.envelope.SerializeToString(),
+            }
+            for row in rows
+        ],
     )
-    return envelope.id

@@ -1,11 +1,11 @@
-"""Server bootstrap: what `python -m <service> serve` runs.
+"""The gRPC server of a service instance: the chassis interceptors, gRPC health (overall ""
+and per service), server reflection, the migration gate, and readiness.
 
-serve() configures the process (JSON logs, tracing, Prometheus /metrics), starts the gRPC
-server with the chassis interceptors, gRPC health (overall "" and per service) and server
-reflection, keeps the health NOT_SERVING until the migration gate passes, and on SIGTERM
-or SIGINT shuts down gracefully: NOT_SERVING, no new calls, in-flight calls drain for
-`shutdown_grace_s`, then on_stop, then exit. SIGUSR1 drains the instance (NOT_SERVING, so
-the mesh routes around it, while it keeps running); SIGUSR2 puts it back (`shop drain`).
+The instance is SERVING exactly when nothing holds it out of rotation: it has started (the
+migration gate passed and on_start ran), it is not drained (`shop drain`), and whatever
+it depends on is there (its database, its workers: chassis.app reports those). Liveness
+is the process itself: an instance whose database is down stays up, NOT_SERVING, and
+comes back by itself. chassis.app runs the server as a process (`python -m <svc> serve`).
 
 The interceptors, outermost first; each sees everything the ones inside it decided:
 
@@ -20,20 +20,19 @@ The interceptors, outermost first; each sees everything the ones inside it decid
 
 import asyncio
 import contextlib
+import importlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import grpc
 import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 
-from chassis import context
 from chassis.config import ServiceSettings
+from chassis.errors import NO_ERRORS, ErrorMap
 from chassis.interceptors.access_log import AccessLogInterceptor
 from chassis.interceptors.correlation import CorrelationInterceptor
 from chassis.interceptors.deadline import DeadlineInterceptor
@@ -41,24 +40,18 @@ from chassis.interceptors.errors import ErrorInterceptor
 from chassis.interceptors.metrics import MetricsInterceptor
 from chassis.interceptors.tracing import TracingInterceptor
 from chassis.interceptors.validation import ValidationInterceptor
-from chassis.logs import configure_logging
 from chassis.migrations import MigrationGate
-from chassis.telemetry import configure_tracing
 
 log = logging.getLogger("chassis.server")
 
 Hook = Callable[[], Awaitable[object]]
+STARTING = "starting"
+DRAINED = "drained"
 
 
-class ServiceRegistration(NamedTuple):
-    name: str
-    """The gRPC service's full name, e.g. "shop.catalog.v1.CatalogService"."""
-    add_to_server: Callable[[Any, grpc.aio.Server], None]
-    """The generated add_<Service>Servicer_to_server function."""
-    servicer: object
-
-
-def interceptors(settings: ServiceSettings) -> list[grpc.aio.ServerInterceptor]:
+def interceptors(
+    settings: ServiceSettings, errors: ErrorMap = NO_ERRORS
+) -> list[grpc.aio.ServerInterceptor]:
     """The chassis interceptors in their order (see the module docstring)."""
     return [
         CorrelationInterceptor(),
@@ -67,8 +60,69 @@ def interceptors(settings: ServiceSettings) -> list[grpc.aio.ServerInterceptor]:
         TracingInterceptor(),
         DeadlineInterceptor(settings.default_deadline_s),
         ValidationInterceptor(),
-        ErrorInterceptor(settings.service),
+        ErrorInterceptor(errors),
     ]
+
+
+def registration(servicer: object) -> tuple[str, Callable[[Any, grpc.aio.Server], None]]:
+    """The gRPC service a servicer implements (its full name) and the generated function
+    that adds it to a server, found from the generated base class it derives from."""
+    for base in type(servicer).__mro__:
+        if base.__module__.endswith("_pb2_grpc") and base.__name__.endswith("Servicer"):
+            stubs = importlib.import_module(base.__module__)
+            messages = importlib.import_module(base.__module__.removesuffix("_grpc"))
+            service = messages.DESCRIPTOR.services_by_name[base.__name__.removesuffix("Servicer")]
+            add: Callable[[Any, grpc.aio.Server], None] = getattr(
+                stubs, f"add_{base.__name__}_to_server"
+            )
+            return service.full_name, add
+    raise TypeError(f"{type(servicer).__name__} derives from no generated *Servicer class")
+
+
+class Readiness:
+    """The instance's health: SERVING exactly when nothing blocks it. Each blocker has a
+    name ("starting", "drained", "database", "worker outbox-relay") and a reason."""
+
+    def __init__(self, health: health.aio.HealthServicer, names: Sequence[str]) -> None:
+        self._health = health
+        self._names = list(names)
+        self._blockers: dict[str, str] = {STARTING: "starting"}
+        self._serving: bool | None = None
+
+    @property
+    def serving(self) -> bool:
+        return not self._blockers
+
+    def blocked_by(self, name: str) -> bool:
+        return name in self._blockers
+
+    async def block(self, name: str, reason: str) -> None:
+        if self._blockers.get(name) != reason:
+            self._blockers[name] = reason
+            await self._publish()
+
+    async def unblock(self, name: str) -> None:
+        if self._blockers.pop(name, None) is not None:
+            await self._publish()
+
+    async def reset(self) -> None:
+        """NOT_SERVING for every name, before the server takes its first call."""
+        self._serving = None
+        await self._publish()
+
+    async def _publish(self) -> None:
+        serving = self.serving
+        if serving:
+            log.info("serving")
+        else:
+            log.warning("not serving: %s", "; ".join(self._blockers.values()))
+        if serving != self._serving:
+            self._serving = serving
+            status = health_pb2.HealthCheckResponse.NOT_SERVING
+            if serving:
+                status = health_pb2.HealthCheckResponse.SERVING
+            for name in self._names:
+                await self._health.set(name, status)
 
 
 class Server:
@@ -78,8 +132,9 @@ class Server:
         self,
         settings: ServiceSettings,
         *,
-        services: Sequence[ServiceRegistration],
-        migrations: MigrationGate | None,
+        servicers: Sequence[object],
+        errors: ErrorMap = NO_ERRORS,
+        migrations: MigrationGate | None = None,
         on_stop: Hook | None = None,
     ) -> None:
         self.port = 0
@@ -88,19 +143,20 @@ class Server:
         self._gate = migrations
         self._on_stop = on_stop
         self._gate_task: asyncio.Task[None] | None = None
-        self._ready = False  # on_start has run and the migration gate has passed
-        self._drained = False
         # so_reuseport off: a second instance on a taken port must fail, not share it.
         self._server = grpc.aio.server(
-            interceptors=interceptors(settings), options=[("grpc.so_reuseport", 0)]
+            interceptors=interceptors(settings, errors), options=[("grpc.so_reuseport", 0)]
         )
-        for registration in services:
-            registration.add_to_server(registration.servicer, self._server)
+        names = []
+        for servicer in servicers:
+            name, add_to_server = registration(servicer)
+            add_to_server(servicer, self._server)
+            names.append(name)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        self._health_names = ["", *(registration.name for registration in services)]
+        self.readiness = Readiness(self._health, ["", *names])
         reflection.enable_server_reflection(
-            [*self._health_names[1:], health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
+            [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
         )
 
     async def start(self, on_start: Hook | None = None) -> None:
@@ -108,9 +164,9 @@ class Server:
         then on_start has run (it may need the schema, e.g. to load seed data).
 
         Without a gate, start() returns once on_start has run; with one, both happen in the
-        background and a failing on_start ends the process (see serve()).
+        background (`startup`) and a failing on_start ends the process (see chassis.app).
         """
-        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.readiness.reset()
         self.port = self._server.add_insecure_port(f"127.0.0.1:{self._settings.grpc_port}")
         await self._server.start()
         log.info("listening on 127.0.0.1:%d", self.port, extra={"grpc_port": self.port})
@@ -167,79 +223,14 @@ class Server:
 
     async def drain(self) -> None:
         """Out of rotation, still running: NOT_SERVING until undrain()."""
-        self._drained = True
-        log.warning("drained: not serving, so callers route elsewhere (SIGUSR2 undrains)")
-        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.readiness.block(DRAINED, "drained")
 
     async def undrain(self) -> None:
-        """Back in rotation: SERVING again, unless still waiting for on_start or migrations."""
-        self._drained = False
-        if self._ready:
-            log.warning("undrained: serving again")
-            await self._set_health(health_pb2.HealthCheckResponse.SERVING)
-        else:
-            log.warning("undrained, but not serving yet: starting or waiting for migrations")
+        """Back in rotation, unless something else still holds it out."""
+        await self.readiness.unblock(DRAINED)
 
     async def _open(self, on_start: Hook | None) -> None:
-        """The schema is at head: run on_start, then SERVING, unless drained."""
+        """The schema is at head: run on_start, then serve unless something else blocks."""
         if on_start is not None:
             await on_start()
-        self._ready = True
-        if self._drained:
-            log.warning("ready, but drained: not serving until undrained (SIGUSR2)")
-        else:
-            log.info("serving")
-            await self._set_health(health_pb2.HealthCheckResponse.SERVING)
-
-    async def _set_health(self, status: int) -> None:
-        for name in self._health_names:
-            await self._health.set(name, status)
-
-
-async def serve(
-    settings: ServiceSettings,
-    *,
-    services: Sequence[ServiceRegistration],
-    migrations: MigrationGate | None,
-    on_start: Hook | None = None,
-    on_stop: Hook | None = None,
-) -> None:
-    """Runs the service until SIGTERM or SIGINT, then shuts it down gracefully."""
-    configure_logging(settings)
-    context.set_service(settings.service)
-    tracer_provider = configure_tracing(settings)
-    metrics_server, _ = start_http_server(settings.metrics_port, addr="127.0.0.1")
-    metrics_port = metrics_server.server_port
-    log.info(
-        "metrics on http://127.0.0.1:%d/metrics", metrics_port, extra={"metrics_port": metrics_port}
-    )
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    try:
-        server = Server(settings, services=services, migrations=migrations, on_stop=on_stop)
-        rotation: set[asyncio.Task[None]] = set()  # the signal handlers' tasks, kept alive
-
-        def in_rotation(serving: bool) -> None:
-            task = asyncio.create_task(server.undrain() if serving else server.drain())
-            rotation.add(task)
-            task.add_done_callback(rotation.discard)
-
-        loop.add_signal_handler(signal.SIGUSR1, in_rotation, False)
-        loop.add_signal_handler(signal.SIGUSR2, in_rotation, True)
-        await server.start(on_start)
-        waits: set[asyncio.Future[Any]] = {asyncio.create_task(stopping.wait())}
-        if server.startup is not None:
-            waits.add(server.startup)
-        while not stopping.is_set():
-            done, waits = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            if any(task.exception() for task in done):
-                break  # startup failed: stop, then let the error end the process
-        await server.stop()
-        if server.startup is not None and server.startup.done():
-            server.startup.result()  # re-raises a failed on_start: exit non-zero, get restarted
-    finally:
-        metrics_server.shutdown()
-        metrics_server.server_close()
-        tracer_provider.shutdown()
+        await self.readiness.unblock(STARTING)

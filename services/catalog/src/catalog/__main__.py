@@ -1,3 +1,3 @@
-from catalog.main import main
+from catalog.main import app
 
-main()
+app.main()

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from chassis.domain import DomainError
+
 SKU_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{2,31}")
 CATEGORY_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
@@ -20,13 +22,17 @@ MAX_WEIGHT_GRAMS = 100_000
 MAX_IMAGE_URL_LENGTH = 2048
 
 
-class InvalidProduct(ValueError):
+class InvalidProduct(DomainError):
     """A product would break an invariant; `field` names the offending attribute."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}", field=field)
+        self.problem = problem
+
+
+class ProductNotFound(DomainError):
+    def __init__(self, sku: str) -> None:
+        super().__init__(f"no product with SKU {sku}", metadata={"sku": sku})
 
 
 @dataclass(frozen=True)

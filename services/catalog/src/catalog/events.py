@@ -1,5 +1,6 @@
 """What the catalog publishes: ProductUpserted on every change, PriceChanged when an existing
-product's price changed. Both are about the aggregate `products/<sku>`."""
+product's price changed. Both are about the product (`products/<sku>`); where they are
+published is declared in the contract (events.proto)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,6 @@ from google.protobuf.message import Message
 from catalog.domain import Upserted
 from catalog.messages import money_to_proto, product_to_proto
 from shop.catalog.v1 import events_pb2
-
-# The JetStream subject of each event type (events.proto documents them).
-_SUBJECTS = {
-    events_pb2.ProductUpserted.DESCRIPTOR.full_name: "catalog.product.upserted",
-    events_pb2.PriceChanged.DESCRIPTOR.full_name: "catalog.product.price_changed",
-}
-
-
-def subject_for(event: Message) -> str:
-    return _SUBJECTS[event.DESCRIPTOR.full_name]
-
-
-def aggregate(sku: str) -> str:
-    """The CloudEvents subject of events about one product."""
-    return f"products/{sku}"
 
 
 def events_for(change: Upserted) -> list[Message]:

@@ -1,9 +1,7 @@
 """Conversions between the contract's messages and the domain, shared by the gRPC API,
-the idempotency records and the events."""
+the seed and the events."""
 
 from __future__ import annotations
-
-from datetime import UTC
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -48,12 +46,4 @@ def content_from_proto(message: product_pb2.Product) -> ProductContent:
         categories=tuple(message.categories),
         weight_grams=message.weight_grams,
         image_url=message.image_url,
-    )
-
-
-def product_from_proto(message: product_pb2.Product) -> Product:
-    return Product(
-        content_from_proto(message),
-        version=message.version,
-        updated_at=message.update_time.ToDatetime(tzinfo=UTC),
     )

@@ -9,9 +9,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from chassis.domain import DomainError
 
-class InvalidPageToken(ValueError):
+
+class InvalidPageToken(DomainError):
     """The token is malformed or was issued for a different request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="page_token")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import Row, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -13,6 +14,28 @@ from catalog.domain import Money, Product, ProductContent
 from catalog.tables import products
 
 _PRODUCT_COLUMNS = [c for c in products.c if c.name != "search"]
+
+
+class Products(Protocol):
+    """The products, as the use cases need them (ProductRepository in Postgres; tests have
+    an in-memory one)."""
+
+    async def lock(self, sku: str) -> None: ...
+    async def get(self, sku: str) -> Product | None: ...
+    async def save(self, product: Product) -> None: ...
+    async def list_page(self, *, after_sku: str, category: str, limit: int) -> list[Product]: ...
+    async def search_page(self, *, query: str, offset: int, limit: int) -> list[Product]: ...
+
+
+@dataclass(frozen=True)
+class Repositories:
+    """What a catalog unit of work gives its use case."""
+
+    products: Products
+
+    @classmethod
+    def on(cls, conn: AsyncConnection) -> Repositories:
+        return cls(ProductRepository(conn))
 
 
 class ProductRepository:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,9 @@ from google.protobuf import json_format
 from catalog import service
 from catalog.domain import ProductContent
 from catalog.messages import content_from_proto
-from chassis.db import Database
-from chassis.errors import AlreadyExists
+from catalog.repository import Repositories
+from chassis.domain import IdempotencyKeyReused
+from chassis.uow import UnitOfWork
 from shop.catalog.v1 import product_pb2
 
 SEED_FILE = Path(__file__).with_name("seed_products.json")
@@ -49,14 +51,16 @@ def idempotency_key(sku: str, revision: int) -> str:
     return str(uuid.uuid5(SEED_NAMESPACE, f"seed/{revision}/{sku}"))
 
 
-async def apply(db: Database, seed: Seed) -> None:
+async def apply(unit_of_work: Callable[[], UnitOfWork[Repositories]], seed: Seed) -> None:
     """Upserts every seed product; those already applied at this revision are untouched."""
     for content in seed.products:
         try:
             await service.upsert_product(
-                db, idempotency_key=idempotency_key(content.sku, seed.revision), content=content
+                unit_of_work(),
+                idempotency_key=idempotency_key(content.sku, seed.revision),
+                content=content,
             )
-        except AlreadyExists:
+        except IdempotencyKeyReused:
             # The entry was edited without bumping the revision: keep what is stored.
             log.warning("seed entry %s changed without a new revision; not applied", content.sku)
     log.info("seed revision %d applied (%d products)", seed.revision, len(seed.products))

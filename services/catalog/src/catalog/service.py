@@ -1,4 +1,5 @@
-"""The catalog's use cases: one function each, one transaction each. Nothing about gRPC."""
+"""The catalog's use cases: one function each, one unit of work each. Nothing about gRPC:
+they take and return domain values."""
 
 from __future__ import annotations
 
@@ -6,19 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from catalog import domain, events, page_tokens
-from catalog.domain import Product, ProductContent
-from catalog.messages import content_to_proto, product_from_proto, product_to_proto
-from catalog.page_tokens import InvalidPageToken
-from catalog.repository import ProductRepository
-from chassis.db import Database
-from chassis.errors import InvalidArgument, NotFound
-from chassis.idempotency import run_once
-from chassis.outbox import add_event
-from shop.catalog.v1.catalog_service_pb2 import UpsertProductRequest, UpsertProductResponse
+from catalog.domain import Product, ProductContent, ProductNotFound
+from catalog.repository import Repositories
+from chassis.uow import UnitOfWork, retry_conflicts
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-UPSERT_METHOD = "/shop.catalog.v1.CatalogService/UpsertProduct"
 
 
 @dataclass(frozen=True)
@@ -33,25 +27,22 @@ class UpsertResult:
     created: bool
 
 
-async def get_product(db: Database, sku: str) -> Product:
-    async with db.transaction() as conn:
-        product = await ProductRepository(conn).get(sku)
+async def get_product(uow: UnitOfWork[Repositories], sku: str) -> Product:
+    async with uow:
+        product = await uow.repos.products.get(sku)
     if product is None:
-        raise NotFound(
-            f"no product with SKU {sku}", reason="PRODUCT_NOT_FOUND", metadata={"sku": sku}
-        )
+        raise ProductNotFound(sku)
     return product
 
 
-async def list_products(db: Database, *, category: str, page_size: int, page_token: str) -> Page:
+async def list_products(
+    uow: UnitOfWork[Repositories], *, category: str, page_size: int, page_token: str
+) -> Page:
     """Products ordered by SKU, optionally only those in `category`."""
-    try:
-        position = page_tokens.decode_list(page_token, category=category)
-    except InvalidPageToken as error:
-        raise _invalid_page_token(error) from error
+    position = page_tokens.decode_list(page_token, category=category)
     size = _page_size(page_size)
-    async with db.transaction() as conn:
-        found = await ProductRepository(conn).list_page(
+    async with uow:
+        found = await uow.repos.products.list_page(
             after_sku=position.after_sku, category=category, limit=size + 1
         )
     page = found[:size]
@@ -60,15 +51,14 @@ async def list_products(db: Database, *, category: str, page_size: int, page_tok
     return Page(page, next_token)
 
 
-async def search_products(db: Database, *, query: str, page_size: int, page_token: str) -> Page:
+async def search_products(
+    uow: UnitOfWork[Repositories], *, query: str, page_size: int, page_token: str
+) -> Page:
     """Products matching `query` (web-search syntax), best match first."""
-    try:
-        position = page_tokens.decode_search(page_token, query=query)
-    except InvalidPageToken as error:
-        raise _invalid_page_token(error) from error
+    position = page_tokens.decode_search(page_token, query=query)
     size = _page_size(page_size)
-    async with db.transaction() as conn:
-        found = await ProductRepository(conn).search_page(
+    async with uow:
+        found = await uow.repos.products.search_page(
             query=query, offset=position.offset, limit=size + 1
         )
     page = found[:size]
@@ -77,49 +67,28 @@ async def search_products(db: Database, *, query: str, page_size: int, page_toke
     return Page(page, next_token)
 
 
+@retry_conflicts
 async def upsert_product(
-    db: Database, *, idempotency_key: str, content: ProductContent
+    uow: UnitOfWork[Repositories], *, idempotency_key: str, content: ProductContent
 ) -> UpsertResult:
     """Creates or replaces a product and records its events, once per idempotency key.
 
-    The request is hashed in its canonical form (without the ignored output-only fields),
-    so a retry that differs only in those still counts as the same request.
-    """
-    request = UpsertProductRequest(
-        idempotency_key=idempotency_key, product=content_to_proto(content)
-    )
-    async with db.transaction() as conn:
-
-        async def work() -> UpsertProductResponse:
-            products = ProductRepository(conn)
-            await products.lock(content.sku)
-            change = domain.upsert(await products.get(content.sku), content, datetime.now(UTC))
-            await products.save(change.product)
-            for event in events.events_for(change):
-                await add_event(
-                    conn,
-                    subject=events.subject_for(event),
-                    aggregate=events.aggregate(content.sku),
-                    event=event,
-                )
-            return UpsertProductResponse(
-                product=product_to_proto(change.product), created=change.created
-            )
-
-        response = await run_once(
-            conn,
-            key=idempotency_key,
-            method=UPSERT_METHOD,
-            request=request,
-            response_type=UpsertProductResponse,
-            work=work,
-        )
-    return UpsertResult(product_from_proto(response.product), response.created)
+    The request is the product's content (without the ignored output-only fields), so a
+    retry that differs only in those still counts as the same request."""
+    async with uow:
+        earlier = await uow.claim(idempotency_key, content, UpsertResult)
+        if earlier is not None:
+            return earlier
+        products = uow.repos.products
+        await products.lock(content.sku)
+        change = domain.upsert(await products.get(content.sku), content, datetime.now(UTC))
+        await products.save(change.product)
+        for event in events.events_for(change):
+            uow.emit(event, content.sku)
+        result = UpsertResult(change.product, change.created)
+        await uow.commit(result)
+    return result
 
 
 def _page_size(requested: int) -> int:
     return DEFAULT_PAGE_SIZE if requested <= 0 else min(requested, MAX_PAGE_SIZE)
-
-
-def _invalid_page_token(error: InvalidPageToken) -> InvalidArgument:
-    return InvalidArgument(str(error), reason="INVALID_PAGE_TOKEN", field="page_token")

@@ -6,11 +6,14 @@ import dataclasses
 import logging
 
 import pytest
-from catalog_testing import outbox_events
+from conftest import UnitsOfWork
 
 from catalog import seed, service
 from catalog.domain import Money
+from catalog.repository import Repositories
 from chassis.db import Database
+from chassis.testing import outbox_events
+from chassis.uow import SqlUnitOfWork
 
 pytestmark = pytest.mark.anyio
 
@@ -33,11 +36,13 @@ def test_seed_keys_are_deterministic_per_sku_and_revision() -> None:
     assert seed.idempotency_key("A-1", 1) != seed.idempotency_key("A-2", 1)
 
 
-async def test_applying_the_seed_twice_creates_each_product_once(db: Database) -> None:
-    await seed.apply(db, SEED)
-    await seed.apply(db, SEED)
+async def test_applying_the_seed_twice_creates_each_product_once(
+    uow: UnitsOfWork, db: Database
+) -> None:
+    await seed.apply(uow, SEED)
+    await seed.apply(uow, SEED)
 
-    listed = await service.list_products(db, category="", page_size=100, page_token="")
+    listed = await service.list_products(uow(), category="", page_size=100, page_token="")
     assert len(listed.products) == len(SEED.products)
     assert {p.version for p in listed.products} == {1}
     events = await outbox_events(db)
@@ -46,11 +51,14 @@ async def test_applying_the_seed_twice_creates_each_product_once(db: Database) -
 
 
 async def test_two_instances_seeding_at_once_create_each_product_once(
-    db: Database, clean_database: str
+    uow: UnitsOfWork, db: Database, clean_database: str
 ) -> None:
     other_instance = Database(clean_database)
     try:
-        await asyncio.gather(seed.apply(db, SEED), seed.apply(other_instance, SEED))
+        await asyncio.gather(
+            seed.apply(uow, SEED),
+            seed.apply(lambda: SqlUnitOfWork(other_instance, Repositories.on), SEED),
+        )
     finally:
         await other_instance.dispose()
 
@@ -58,23 +66,23 @@ async def test_two_instances_seeding_at_once_create_each_product_once(
 
 
 async def test_an_entry_edited_without_a_new_revision_is_not_applied(
-    db: Database, caplog: pytest.LogCaptureFixture
+    uow: UnitsOfWork, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await seed.apply(db, SEED)
+    await seed.apply(uow, SEED)
     first = SEED.products[0]
     edited = dataclasses.replace(first, price=Money("EUR", first.price.amount_minor + 100))
 
     with caplog.at_level(logging.WARNING):
-        await seed.apply(db, seed.Seed(SEED.revision, [edited]))
+        await seed.apply(uow, seed.Seed(SEED.revision, [edited]))
 
-    assert (await service.get_product(db, first.sku)).price == first.price
+    assert (await service.get_product(uow(), first.sku)).price == first.price
     assert first.sku in caplog.text
 
 
-async def test_a_new_revision_re_applies_the_seed(db: Database) -> None:
-    await seed.apply(db, SEED)
+async def test_a_new_revision_re_applies_the_seed(uow: UnitsOfWork, db: Database) -> None:
+    await seed.apply(uow, SEED)
     first = SEED.products[0]
 
-    await seed.apply(db, seed.Seed(SEED.revision + 1, [first]))
+    await seed.apply(uow, seed.Seed(SEED.revision + 1, [first]))
 
-    assert (await service.get_product(db, first.sku)).version == 2
+    assert (await service.get_product(uow(), first.sku)).version == 2

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from catalog_testing import product
+from catalog_examples import product
 
 from catalog.domain import InvalidProduct, Money, upsert
 

@@ -5,12 +5,14 @@ import uuid
 
 import protovalidate
 import pytest
-from catalog_testing import outbox_events, product
+from catalog_examples import product
+from conftest import UnitsOfWork
 
 from catalog import service
-from catalog.domain import Money
+from catalog.domain import Money, ProductNotFound
 from chassis.db import Database
-from chassis.errors import AlreadyExists, NotFound
+from chassis.domain import IdempotencyKeyReused
+from chassis.testing import outbox_events
 from shop.catalog.v1 import events_pb2
 
 pytestmark = pytest.mark.anyio
@@ -21,16 +23,17 @@ def new_key() -> str:
 
 
 async def test_create_then_update_increments_version_and_publishes_price_change(
+    uow: UnitsOfWork,
     db: Database,
 ) -> None:
-    created = await service.upsert_product(db, idempotency_key=new_key(), content=product())
+    created = await service.upsert_product(uow(), idempotency_key=new_key(), content=product())
     updated = await service.upsert_product(
-        db, idempotency_key=new_key(), content=product(price=Money("EUR", 7900))
+        uow(), idempotency_key=new_key(), content=product(price=Money("EUR", 7900))
     )
 
     assert (created.created, created.product.version) == (True, 1)
     assert (updated.created, updated.product.version) == (False, 2)
-    assert (await service.get_product(db, "KIT-KNIFE-1")) == updated.product
+    assert (await service.get_product(uow(), "KIT-KNIFE-1")) == updated.product
 
     events = await outbox_events(db)
     assert sorted(e.envelope.type for e in events) == [
@@ -53,10 +56,12 @@ async def test_create_then_update_increments_version_and_publishes_price_change(
     assert price_changed.version == 2
 
 
-async def test_an_update_that_keeps_the_price_publishes_no_price_change(db: Database) -> None:
-    await service.upsert_product(db, idempotency_key=new_key(), content=product())
+async def test_an_update_that_keeps_the_price_publishes_no_price_change(
+    uow: UnitsOfWork, db: Database
+) -> None:
+    await service.upsert_product(uow(), idempotency_key=new_key(), content=product())
     await service.upsert_product(
-        db, idempotency_key=new_key(), content=product(name="Chef's Knife 20 cm")
+        uow(), idempotency_key=new_key(), content=product(name="Chef's Knife 20 cm")
     )
 
     types = [e.envelope.type for e in await outbox_events(db)]
@@ -64,36 +69,41 @@ async def test_an_update_that_keeps_the_price_publishes_no_price_change(db: Data
 
 
 async def test_a_retry_with_the_same_key_returns_the_first_outcome_and_has_no_effect(
+    uow: UnitsOfWork,
     db: Database,
 ) -> None:
     key = new_key()
-    first = await service.upsert_product(db, idempotency_key=key, content=product())
+    first = await service.upsert_product(uow(), idempotency_key=key, content=product())
 
-    retry = await service.upsert_product(db, idempotency_key=key, content=product())
+    retry = await service.upsert_product(uow(), idempotency_key=key, content=product())
 
     assert retry == first
-    assert (await service.get_product(db, "KIT-KNIFE-1")).version == 1
+    assert (await service.get_product(uow(), "KIT-KNIFE-1")).version == 1
     assert len(await outbox_events(db)) == 1
 
 
-async def test_reusing_a_key_for_a_different_request_is_refused(db: Database) -> None:
+async def test_reusing_a_key_for_a_different_request_is_refused(
+    uow: UnitsOfWork, db: Database
+) -> None:
     key = new_key()
-    await service.upsert_product(db, idempotency_key=key, content=product())
+    await service.upsert_product(uow(), idempotency_key=key, content=product())
 
-    with pytest.raises(AlreadyExists) as error:
+    with pytest.raises(IdempotencyKeyReused) as error:
         await service.upsert_product(
-            db, idempotency_key=key, content=product(price=Money("EUR", 1))
+            uow(), idempotency_key=key, content=product(price=Money("EUR", 1))
         )
 
-    assert error.value.reason == "IDEMPOTENCY_KEY_REUSED"
-    assert (await service.get_product(db, "KIT-KNIFE-1")).price == Money("EUR", 8900)
+    assert error.value.metadata == {"idempotency_key": key}
+    assert (await service.get_product(uow(), "KIT-KNIFE-1")).price == Money("EUR", 8900)
     assert len(await outbox_events(db)) == 1
 
 
-async def test_concurrent_upserts_of_a_new_sku_are_serialized(db: Database) -> None:
+async def test_concurrent_upserts_of_a_new_sku_are_serialized(
+    uow: UnitsOfWork, db: Database
+) -> None:
     results = await asyncio.gather(
         *(
-            service.upsert_product(db, idempotency_key=new_key(), content=product())
+            service.upsert_product(uow(), idempotency_key=new_key(), content=product())
             for _ in range(4)
         )
     )
@@ -102,8 +112,8 @@ async def test_concurrent_upserts_of_a_new_sku_are_serialized(db: Database) -> N
     assert [r.created for r in results].count(True) == 1
 
 
-async def test_an_unknown_sku_is_not_found(db: Database) -> None:
-    with pytest.raises(NotFound) as error:
-        await service.get_product(db, "NO-SUCH-SKU")
+async def test_an_unknown_sku_is_not_found(uow: UnitsOfWork, db: Database) -> None:
+    with pytest.raises(ProductNotFound) as error:
+        await service.get_product(uow(), "NO-SUCH-SKU")
 
-    assert error.value.reason == "PRODUCT_NOT_FOUND"
+    assert error.value.metadata == {"sku": "NO-SUCH-SKU"}

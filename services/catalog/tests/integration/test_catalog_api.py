@@ -11,21 +11,22 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from catalog_testing import create_database, outbox_events, product, truncate_tables
+from catalog_examples import product
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from catalog import main, seed
-from catalog.domain import Money, ProductContent
-from catalog.grpc_api import SERVICE_NAME, CatalogApi
+from catalog import seed
+from catalog.domain import InvalidProduct, Money, ProductContent
+from catalog.grpc_api import CatalogApi
 from catalog.messages import content_to_proto
-from catalog.schema import MIGRATIONS_DIR, upgrade_to_head
+from catalog.repository import Repositories
 from chassis import status
-from chassis.config import ServiceSettings
+from chassis.app import Runtime, ServiceApp
 from chassis.db import Database
-from chassis.errors import InvalidArgument
-from chassis.migrations import MigrationGate
-from chassis.server import Server
+from chassis.migrations import upgrade_to_head
+from chassis.testing import outbox_events, serving
+from chassis.testing.plugin import PostgresServer, instance_settings
+from chassis.uow import SqlUnitOfWork
 from shop.catalog.v1 import catalog_service_pb2 as pb
 from shop.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 
@@ -35,12 +36,12 @@ if TYPE_CHECKING:  # the async stub type exists only in the type stubs
 pytestmark = pytest.mark.anyio
 
 SEED = seed.load()
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CatalogService"].full_name
 
 
 @pytest.fixture(scope="module")
-async def module_db(database_url: str, postgres_socket_dir: str) -> AsyncIterator[Database]:
-    """One clean database for the module's server; tests use SKUs of their own."""
-    truncate_tables(postgres_socket_dir)
+async def module_db(database_url: str) -> AsyncIterator[Database]:
+    """One database for the module's server; tests use SKUs of their own."""
     db = Database(database_url)
     try:
         yield db
@@ -49,36 +50,13 @@ async def module_db(database_url: str, postgres_socket_dir: str) -> AsyncIterato
 
 
 @pytest.fixture(scope="module")
-async def channel(module_db: Database, database_url: str) -> AsyncIterator[grpc.aio.Channel]:
-    """A started catalog server (seeded by its on_start hook) and a channel to it."""
-    settings = service_settings(database_url)
-    gate = MigrationGate(database_url, MIGRATIONS_DIR)
-    server = Server(settings, services=main.services(module_db), migrations=gate)
-    await server.start(lambda: main.start_up(module_db))
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            await asyncio.wait_for(serving(channel), timeout=30)
-            yield channel
-    finally:
-        await server.stop()
-
-
-def service_settings(database_url: str) -> ServiceSettings:
-    return ServiceSettings(
-        service="catalog",
-        database_url=database_url,
-        grpc_port=0,
-        shutdown_grace_s=1.0,
-        migration_check_interval_s=0.05,
-    )
-
-
-async def serving(channel: grpc.aio.Channel) -> None:
-    health = health_pb2_grpc.HealthStub(channel)
-    request = health_pb2.HealthCheckRequest(service=SERVICE_NAME)
-    async for update in health.Watch(request):
-        if update.status == health_pb2.HealthCheckResponse.SERVING:
-            return
+async def channel(
+    service_app: ServiceApp, module_db: Database, database_url: str
+) -> AsyncIterator[grpc.aio.Channel]:
+    """The started catalog server (seeded by its on_start hook) and a channel to it."""
+    runtime = Runtime(instance_settings("catalog", database_url), module_db)
+    async with serving(service_app, runtime) as channel:
+        yield channel
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +118,7 @@ async def test_upsert_product_creates_and_a_retry_returns_the_same_outcome(
     assert first.product.version == 1
     assert retry == first
     assert stored.product == first.product
-    assert len(await outbox_events(module_db, subject="products/NEW-KNIFE-1")) == 1
+    assert len(await outbox_events(module_db, aggregate="products/NEW-KNIFE-1")) == 1
 
 
 async def test_events_carry_the_callers_request_id(
@@ -150,7 +128,7 @@ async def test_events_carry_the_callers_request_id(
         upsert_request(product("NEW-KNIFE-2")), metadata=(("x-request-id", "req-42"),)
     )
 
-    [event] = await outbox_events(module_db, subject="products/NEW-KNIFE-2")
+    [event] = await outbox_events(module_db, aggregate="products/NEW-KNIFE-2")
     assert event.envelope.correlation_id == "req-42"
     assert event.envelope.source == "//catalog.shop.local"
 
@@ -223,44 +201,35 @@ async def test_the_servicer_maps_a_domain_invariant_to_a_field_error(module_db: 
     request = upsert_request(product())
     request.product.categories.append("kitchen")  # duplicate category
 
-    with pytest.raises(InvalidArgument) as raised:
-        await CatalogApi(module_db).UpsertProduct(request, None)  # type: ignore[arg-type]
+    api = CatalogApi(lambda: SqlUnitOfWork(module_db, Repositories.on))
+    with pytest.raises(InvalidProduct) as raised:
+        await api.UpsertProduct(request, None)  # type: ignore[arg-type]
 
     assert raised.value.field == "product.categories"
 
 
 async def test_the_service_seeds_and_serves_only_once_its_schema_is_migrated(
-    postgres_socket_dir: str,
+    service_app: ServiceApp, postgres_server: PostgresServer
 ) -> None:
-    url = create_database(postgres_socket_dir, "catalog_gate_test")  # not migrated yet
-    settings = service_settings(url)
+    url = postgres_server.create_database("catalog_gate_test")  # not migrated yet
     db = Database(url)
-    gate = MigrationGate(url, MIGRATIONS_DIR)
-    server = Server(settings, services=main.services(db), migrations=gate)
-    starting = asyncio.create_task(server.start(lambda: main.start_up(db)))
+    runtime = Runtime(instance_settings("catalog", url), db)
     try:
-        await asyncio.wait_for(bound(server), timeout=30)
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with contextlib.AsyncExitStack() as stack:
+            started = asyncio.create_task(stack.enter_async_context(serving(service_app, runtime)))
+            await asyncio.sleep(0.3)
+            assert not started.done(), "served before its schema was migrated"
+
+            await asyncio.to_thread(upgrade_to_head, url, service_app.migrations)
+            channel = await asyncio.wait_for(started, timeout=60)
+
             health = health_pb2_grpc.HealthStub(channel)
-            before = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
-            assert before.status == health_pb2.HealthCheckResponse.NOT_SERVING
-
-            await asyncio.to_thread(upgrade_to_head, url)
-            await asyncio.wait_for(serving(channel), timeout=30)
-
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
             listed = await CatalogServiceStub(channel).ListProducts(
                 pb.ListProductsRequest(page_size=100)
             )
             assert len(listed.products) == len(SEED.products)
     finally:
-        if not starting.done():
-            starting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await starting
-        await server.stop()
         await db.dispose()
-
-
-async def bound(server: Server) -> None:
-    while not server.port:
-        await asyncio.sleep(0.01)
+        postgres_server.drop_database("catalog_gate_test")

