@@ -15,6 +15,7 @@ ensure_venv() {
   want=$(cat "$ROOT/constraints.txt" "$ROOT/requirements/dev.in" \
     "${packages[@]/%//pyproject.toml}" | sha256sum | cut -c1-16)
   if [ -f "$VENV/.installed" ] && [ "$(cat "$VENV/.installed")" = "$want" ]; then
+    ensure_third_party_protos
     return 0
   fi
   echo "Preparing $VENV (first run, or the pins changed)..." >&2
@@ -25,4 +26,13 @@ ensure_venv() {
     --disable-pip-version-check -r "$ROOT/requirements/dev.in" \
     "${packages[@]/#/--editable=}"
   echo "$want" >"$VENV/.installed"
+  ensure_third_party_protos
+}
+
+# The third-party .proto files (google/api, buf/validate) come from the installed wheels:
+# materialized with the environment, so plain `buf lint`/`buf build` work from the start.
+ensure_third_party_protos() {
+  if [ ! -f "$ROOT/third_party/proto/buf/validate/validate.proto" ]; then
+    "$VENV/bin/python" -m shoptools.contracts deps >/dev/null
+  fi
 }

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shop.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
 from shoptools.stack.postgres import Postgres
-from shoptools.stack.topology import Instance, Topology
+from shoptools.topology import Instance, Topology
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: `shop` finds mesh/policy.yaml there
 WAIT_S = 60.0
@@ -35,7 +35,7 @@ POLL_S = 0.02
 def shop(topology: Topology, *args: str) -> subprocess.CompletedProcess[str]:
     """`shop ARGS --state-dir <the stack's>`, from the checkout, as a developer runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "shoptools.stack", *args, "--state-dir", str(topology.state_dir)],
+        [sys.executable, "-m", "shoptools.shop", *args, "--state-dir", str(topology.state_dir)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -17,7 +17,7 @@ import psutil
 from shoptools.stack import runfile
 from shoptools.stack.postgres import Postgres
 from shoptools.stack.runfile import RunState
-from shoptools.stack.topology import Topology
+from shoptools.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: `shop` finds the mesh policy there
 
@@ -41,7 +41,7 @@ class Stack:
 
 def shop(topology: Topology, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shoptools.stack", *args, "--state-dir", str(topology.state_dir)],
+        [sys.executable, "-m", "shoptools.shop", *args, "--state-dir", str(topology.state_dir)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from shoptools.mesh.sidecar import Fault
-from shoptools.stack.chaos import FaultSpecError, parse_faults
-from shoptools.stack.topology import Topology
+from shoptools.shop.chaos import FaultSpecError, parse_faults
+from shoptools.topology import Topology
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shoptools.stack.cli import main
+from shoptools.shop.cli import main
 
 
 @pytest.mark.parametrize(
@@ -15,6 +15,7 @@ from shoptools.stack.cli import main
         (["--client", "nobody"], "--client 'nobody': not a service of the contracts"),
         (["--client", "catalog"], "--client 'catalog': that service runs"),
         (["--fault", "catalog-3:abort=14"], "--fault 'catalog-3:abort=14': no instance"),
+        (["--instances", "nosuch=2"], "--instances 'nosuch=2': no service 'nosuch'"),
     ],
 )
 def test_up_refuses_clients_and_faults_that_name_nothing_real(

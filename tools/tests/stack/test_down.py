@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shoptools.stack.topology import Topology
+from shoptools.topology import Topology
 
 from .harness import (
     alive,

@@ -10,7 +10,7 @@ from nats.js.api import StorageType
 from shoptools.stack import nats
 from shoptools.stack.health import http_ok_async
 from shoptools.stack.processes import Child, ProcessSpec
-from shoptools.stack.topology import Topology
+from shoptools.topology import Topology
 
 from .harness import isolated_topology
 

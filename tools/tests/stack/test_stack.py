@@ -78,3 +78,32 @@ def test_the_supervisor_restarts_a_killed_service(stack: Stack) -> None:
     assert asyncio.run(grpc_serving(topology.instances()[0].app_port))
     log = (topology.log_dir / "supervisor.log").read_text()
     assert f"catalog-1 (pid {before.pid}) killed by signal 9" in log
+
+
+def test_up_again_as_asked_leaves_the_stack_alone_and_foreground_is_refused(stack: Stack) -> None:
+    before = run_state(stack.topology).supervisor_pid
+    base_port = ["--base-port", str(stack.topology.base_port)]
+
+    again = shop(stack.topology, "up", *base_port, "--instances", "catalog=1")
+    foreground = shop(stack.topology, "up", *base_port, "--foreground")
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already running as asked" in again.stdout
+    assert foreground.returncode == 1
+    assert "shop down" in foreground.stderr
+    assert run_state(stack.topology).supervisor_pid == before
+
+
+# Last in the module: it leaves the module's stack running in another shape.
+def test_up_with_other_options_restarts_the_stack_as_asked(stack: Stack) -> None:
+    before = run_state(stack.topology)
+    base_port = ["--base-port", str(stack.topology.base_port)]
+
+    result = shop(stack.topology, "up", *base_port, "--instances", "catalog=2")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "restarting it as catalog=2" in result.stdout
+    after = run_state(stack.topology)
+    assert after.supervisor_pid != before.supervisor_pid
+    assert after.services == {"catalog": 2}
+    assert after.component("catalog-2").state == runfile.HEALTHY

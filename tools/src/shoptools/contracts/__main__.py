@@ -58,9 +58,9 @@ def cmd_check(layout: Layout) -> bool:
         ),
         _breaking_against_previous_commit(layout),
         _report(
-            "gen/python is fresh (run scripts/gen)",
+            "gen/python is fresh",
             not stale,
-            "stale: " + ", ".join(stale[:20]),
+            "stale (run scripts/gen): " + ", ".join(stale[:20]),
         ),
     ]
     return all(results)

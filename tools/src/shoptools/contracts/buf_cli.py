@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 from io import BytesIO
 from pathlib import Path
 
-from shoptools.contracts.layout import Layout
+from shoptools.contracts.layout import Layout, buf_binary
 from shoptools.contracts.third_party import materialize
-
-
-def buf_binary() -> str:
-    """The buf from the buf-bin wheel installed beside this interpreter (or on PATH)."""
-    beside = Path(sys.executable).parent / "buf"
-    found = str(beside) if beside.exists() else shutil.which("buf")
-    if found is None:
-        raise RuntimeError("buf is not installed (pip install buf-bin)")
-    return found
 
 
 def buf(layout: Layout, *args: str) -> subprocess.CompletedProcess[str]:

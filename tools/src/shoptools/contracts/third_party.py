@@ -8,11 +8,14 @@ buf and protoc. The result is a plain directory buf and protoc read like any oth
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
+import subprocess
+import tempfile
 from pathlib import Path
 
-from shoptools.contracts.layout import Layout
+from shoptools.contracts.layout import Layout, buf_binary
 from shoptools.contracts.proto_printer import embedded_validate_descriptor, render_proto
 
 VALIDATE_PROTO = "buf/validate/validate.proto"
@@ -46,7 +49,9 @@ def third_party_sources(layout: Layout) -> dict[str, str]:
         if name in found or name.startswith(_BUILTIN_PREFIX) or (layout.proto / name).exists():
             continue
         if name == VALIDATE_PROTO:
-            source = render_proto(embedded_validate_descriptor(), origin="protovalidate")
+            source = buf_formatted(
+                render_proto(embedded_validate_descriptor(), origin="protovalidate")
+            )
         elif (googleapis / name).is_file():
             source = (googleapis / name).read_text()
         else:
@@ -70,3 +75,18 @@ def materialize(layout: Layout) -> list[str]:
         if not path.exists() or path.read_text() != source:
             path.write_text(source)
     return sorted(sources)
+
+
+@functools.cache
+def buf_formatted(source: str) -> str:
+    """`source` as `buf format` writes it, so a plain `buf format -d --exit-code` over the
+    whole workspace (third_party/proto included) finds nothing to change."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "printed.proto"
+        path.write_text(source)
+        result = subprocess.run(
+            [buf_binary(), "format", str(path)], capture_output=True, text=True, check=False
+        )
+    if result.returncode != 0:
+        raise RuntimeError(f"buf format refused the printed proto:\n{result.stderr}")
+    return result.stdout

@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shoptools.contracts.model import Service
+from shoptools.identity import TRUST_DOMAIN, spiffe_id
 from shoptools.mesh import pki
-from shoptools.mesh.contracts import Service
 from shoptools.mesh.policy import MeshPolicy, Timeouts
-from shoptools.stack.topology import TRUST_DOMAIN, Topology, spiffe_id
+from shoptools.topology import Topology
 
 Config = dict[str, Any]
 

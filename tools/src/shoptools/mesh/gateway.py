@@ -40,7 +40,7 @@ from shoptools.mesh.envoy import (
 )
 from shoptools.mesh.jwt import jwks
 from shoptools.mesh.policy import GATEWAY, MeshPolicy
-from shoptools.stack.topology import Topology
+from shoptools.topology import Topology
 
 JWT_PROVIDER = "shop"
 JWT_FILTER = "envoy.filters.http.jwt_authn"

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from shoptools.mesh.contracts import Access, Method, Service, load_contracts
+from shoptools.contracts.model import Access, Method, Service, load_contracts
 
 GATEWAY = "gateway"  # the API gateway's mesh identity
 RETRY_CONDITIONS = frozenset({"unavailable", "reset", "connect-failure", "refused-stream"})

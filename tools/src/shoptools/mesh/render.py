@@ -12,7 +12,7 @@ from shoptools.mesh.gateway import render_gateway
 from shoptools.mesh.pki import ensure_pki
 from shoptools.mesh.policy import GATEWAY, MeshPolicy
 from shoptools.mesh.sidecar import Fault, render_sidecar
-from shoptools.stack.topology import Topology
+from shoptools.topology import Topology
 
 
 def mesh_identities(topology: Topology) -> list[str]:

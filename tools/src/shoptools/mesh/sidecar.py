@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shoptools.mesh.contracts import Service
+from shoptools.contracts.model import Service
+from shoptools.identity import TRUST_DOMAIN, spiffe_id
 from shoptools.mesh.envoy import (
     HEALTH_PREFIX,
     Config,
@@ -28,7 +29,7 @@ from shoptools.mesh.envoy import (
     socket_address,
 )
 from shoptools.mesh.policy import MeshPolicy
-from shoptools.stack.topology import TRUST_DOMAIN, Instance, Topology, spiffe_id
+from shoptools.topology import Instance, Topology
 
 LOCAL_APP = "local_app"
 

@@ -10,12 +10,12 @@ import nats
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from shoptools.mesh.contracts import load_contracts
-from shoptools.stack.topology import Topology
+from shoptools.contracts.model import load_contracts
+from shoptools.topology import Topology
 
-# Each context publishes on "<context>.>" into its own stream (streams may not overlap).
-# Audit only consumes, so it has none.
-# One stream per context whose contract declares events (ORDERS on orders.>, ...).
+# Each context publishes on "<context>.>" into its own stream (streams may not overlap):
+# one stream per context whose contract declares events (ORDERS on orders.>, ...). Audit
+# only consumes, so it has none.
 STREAMS = {s.name.upper(): f"{s.name}.>" for s in load_contracts().values() if s.publishes_events}
 DUPLICATE_WINDOW_S = 120.0  # Nats-Msg-Id dedup window for the outbox relays' retries
 

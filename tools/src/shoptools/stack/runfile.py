@@ -46,6 +46,7 @@ class RunState:
     services: dict[str, int]
     clients: list[str] = field(default_factory=list)  # identities of outbound-only sidecars
     faults: list[str] = field(default_factory=list)  # --fault specs: chaos is on
+    policy: str = ""  # the mesh policy file the stack was rendered from
     state: str = STACK_STARTING
     ready_s: float | None = None  # from the supervisor's start to the whole stack healthy
     failed: str = ""  # the component that made startup fail

@@ -16,11 +16,16 @@ from shoptools.stack.health import grpc_health, http_get, http_ok
 from shoptools.stack.postgres import Postgres
 from shoptools.stack.processes import is_running, started_at
 from shoptools.stack.runfile import Component
-from shoptools.stack.topology import Topology
+from shoptools.topology import Topology
 
 NOT_RUNNING = 3  # like `systemctl status`
 # Health checks (the mesh probes every instance) and reflection are not the service's work.
 INFRASTRUCTURE_SERVICES = {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
+# A drained instance whose service has no other instance in rotation still gets calls: when
+# no instance of a service is healthy, Envoy routes to all of them (its panic threshold).
+# The stack keeps that: a drain moves traffic to the other instances, it never turns a
+# service off (`shop down`, or scaling, does).
+STILL_ROUTED = "still gets calls: no other {service} instance is in rotation"
 
 
 @dataclass
@@ -71,6 +76,7 @@ def collect(topology: Topology) -> dict[str, Any]:
                 measured = signals(c)
                 entry["signals"] = asdict(measured) if measured else None
         components.append(entry)
+    _mark_drained_but_routed(components)
     return {
         "state": state.state,
         "healthy": state.state == runfile.STACK_READY and all(c["healthy"] for c in components),
@@ -80,6 +86,15 @@ def collect(topology: Topology) -> dict[str, Any]:
         "faults": state.faults,
         "components": components,
     }
+
+
+def _mark_drained_but_routed(components: list[dict[str, Any]]) -> None:
+    serving = {c["service"] for c in components if c.get("grpc_health") == "SERVING"}
+    for c in components:
+        drained = c["kind"] == "service" and c.get("grpc_health") == "NOT_SERVING"
+        c["still_routed"] = drained and c["service"] not in serving
+        if c["still_routed"]:
+            c["detail"] = STILL_ROUTED.format(service=c["service"])
 
 
 def probe(topology: Topology, component: Component) -> bool:

@@ -1,4 +1,9 @@
-"""The supervisor: starts the stack in order, keeps it running, stops it in reverse.
+"""The supervisor: starts the stack in dependency order, keeps it running, stops it in
+reverse.
+
+Services are independent of each other: each one migrates its database and starts its
+sidecars, then its instances, while every other service does the same, so the time to a
+healthy stack grows little with the number of services.
 
 It runs as `shop supervise` (detached, started by `shop up`) or inside `shop up --foreground`.
 Every change is written to the run file, which is how `up`, `status` and `down` see it.
@@ -13,17 +18,18 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from shoptools.stack import nats, runfile
 from shoptools.stack.health import grpc_serving, http_ok_async
+from shoptools.stack.logs import keep_logs_small
 from shoptools.stack.postgres import Postgres
 from shoptools.stack.processes import Backoff, Child, ProcessSpec, started_at
 from shoptools.stack.runfile import Component, RunState
-from shoptools.stack.topology import Instance, Topology, port_is_free
-from shoptools.stack.wiring import envoy_command, service_env, write_mesh_files
+from shoptools.stack.wiring import MeshSetup, envoy_command, service_env
+from shoptools.topology import Instance, Topology, port_is_free
 
 log = logging.getLogger("shop.supervisor")
 
@@ -103,13 +109,16 @@ class Supervisor:
     def __init__(
         self,
         topology: Topology,
-        policy_file: Path,
+        mesh: MeshSetup,
         on_change: Callable[[RunState], None] | None = None,
         *,
         faults: Sequence[str] = (),
+        policy_file: Path | None = None,
     ) -> None:
+        """`faults` and `policy_file` are what the mesh was rendered with, recorded in the
+        run file so a later `shop up` can tell whether it asks for the same stack."""
         self.topology = topology
-        self.policy_file = policy_file
+        self.mesh = mesh
         self.faults = list(faults)
         self.on_change = on_change
         self.postgres = Postgres(topology)
@@ -125,6 +134,7 @@ class Supervisor:
             services=dict(topology.services),
             clients=list(topology.clients),
             faults=self.faults,
+            policy=str(policy_file or ""),
         )
 
     async def run(self) -> int:
@@ -134,6 +144,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, stop.set)
+        rotation = asyncio.create_task(keep_logs_small(self.topology.log_dir))
         startup = asyncio.create_task(self._start_all())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({startup, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -159,6 +170,7 @@ class Supervisor:
             await startup
         stopping.cancel()
         await self._stop_all()
+        rotation.cancel()
         if status == 0:
             self.topology.run_file.unlink(missing_ok=True)
         return status
@@ -170,19 +182,22 @@ class Supervisor:
         topology = self.topology
         configs: dict[str, Path] = {}
         await _together(self._start_postgres(), self._start_nats(), self._write_mesh(configs))
-        for service in topology.services:
-            instances = topology.instances(service)
-            database_url = self.postgres.database_url(service)
-            # Sidecars need no database: they start while the schema migrates.
-            await _together(
-                self._migrate(service, service_env(topology, instances[0], database_url)),
-                *(self._start_sidecar(i, configs[i.name]) for i in instances),
-            )
-            await _together(*(self._start_app(i, database_url) for i in instances))
         await _together(
-            *(self._start_sidecar(c, configs[c.name]) for c in topology.client_sidecars())
+            *(self._start_service(service, configs) for service in topology.services),
+            *(self._start_sidecar(c, configs[c.name]) for c in topology.client_sidecars()),
+            self._start_gateway(configs["gateway"]),
         )
-        await self._start_gateway(configs["gateway"])
+
+    async def _start_service(self, service: str, configs: Mapping[str, Path]) -> None:
+        """Migrate the service's database while its sidecars start (they need no
+        database), then start its instances."""
+        instances = self.topology.instances(service)
+        database_url = self.postgres.database_url(service)
+        await _together(
+            self._migrate(service, service_env(self.topology, instances[0], database_url)),
+            *(self._start_sidecar(i, configs[i.name]) for i in instances),
+        )
+        await _together(*(self._start_app(i, database_url) for i in instances))
 
     async def _start_postgres(self) -> None:
         pg = self.postgres
@@ -203,11 +218,7 @@ class Supervisor:
 
     async def _write_mesh(self, configs: dict[str, Path]) -> None:
         with self._task("mesh", "") as record:
-            configs.update(
-                await asyncio.to_thread(
-                    write_mesh_files, self.topology, self.policy_file, self.faults
-                )
-            )
+            configs.update(await asyncio.to_thread(self.mesh.write_configs))
             record.address = f"PKI, {len(configs)} Envoy configs"
 
     async def _start_app(self, instance: Instance, database_url: str) -> None:
@@ -245,7 +256,10 @@ class Supervisor:
             )
         )
         spec = ProcessSpec(
-            "gateway", envoy_command(config, topology.gateway_admin_port), log_file, self._cwd()
+            "gateway",
+            envoy_command(self.mesh.envoy, config, topology.gateway_admin_port),
+            log_file,
+            self._cwd(),
         )
         ready = f"http://127.0.0.1:{topology.gateway_admin_port}/ready"
         await self._launch(ProcessUnit(record, spec, lambda: http_ok_async(ready)))
@@ -267,7 +281,8 @@ class Supervisor:
                 metrics=f"127.0.0.1:{instance.admin_port}",
             )
         )
-        spec = ProcessSpec(name, envoy_command(config, instance.admin_port), log_file, self._cwd())
+        command = envoy_command(self.mesh.envoy, config, instance.admin_port)
+        spec = ProcessSpec(name, command, log_file, self._cwd())
         ready = f"http://127.0.0.1:{instance.admin_port}/ready"
         await self._launch(ProcessUnit(record, spec, lambda: http_ok_async(ready)))
 

@@ -4,15 +4,12 @@ with the chassis' ServiceSettings), an Envoy's command line, the mesh's files.""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from shoptools.mesh.envoy import envoy_binary
-from shoptools.mesh.policy import load_policy
-from shoptools.mesh.render import write_configs
 from shoptools.stack import nats
-from shoptools.stack.chaos import parse_faults
-from shoptools.stack.topology import Instance, Topology
+from shoptools.topology import Instance, Topology
 
 # Set only when the person starting the stack has not set them.
 OVERRIDABLE = {
@@ -38,11 +35,22 @@ def service_env(topology: Topology, instance: Instance, database_url: str) -> di
     return {**{k: v for k, v in OVERRIDABLE.items() if k not in os.environ}, **env}
 
 
-def envoy_command(config: Path, admin_port: int) -> list[str]:
+@dataclass(frozen=True)
+class MeshSetup:
+    """What the stack needs from the mesh, handed in by whoever puts the two together
+    (shoptools.shop), so the stack knows nothing of how the mesh is rendered."""
+
+    envoy: Path  # the Envoy binary every sidecar and the gateway run
+    # Writes the PKI and every Envoy config of the topology; config paths by Envoy name
+    # (an instance's name, or "gateway").
+    write_configs: Callable[[], Mapping[str, Path]]
+
+
+def envoy_command(envoy: Path, config: Path, admin_port: int) -> list[str]:
     # Several Envoys on one host: no hot restart, and a distinct base id (shared-memory
     # namespace) each; the admin port is unique per Envoy.
     return [
-        str(envoy_binary()),
+        str(envoy),
         "-c",
         str(config),
         "--disable-hot-restart",
@@ -53,13 +61,3 @@ def envoy_command(config: Path, admin_port: int) -> list[str]:
         "-l",
         "warning",
     ]
-
-
-def write_mesh_files(
-    topology: Topology, policy_file: Path, fault_specs: Sequence[str] = ()
-) -> dict[str, Path]:
-    """Certificates, the JWT signing key and every Envoy config (with the chaos faults of
-    `fault_specs`); existing keys are kept. Config paths by Envoy name (instance name, or
-    "gateway")."""
-    faults = parse_faults(fault_specs, topology)
-    return write_configs(topology, load_policy(policy_file), faults)

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import grpc
 
-from shoptools.mesh.contracts import load_contracts
+from shoptools.contracts.model import load_contracts
 from shoptools.mesh.policy import parse_duration
 from shoptools.mesh.sidecar import Fault
-from shoptools.stack.topology import Topology
+from shoptools.topology import Topology
 
 SYNTAX = "INSTANCE[:METHOD]:abort=CODE or INSTANCE[:METHOD]:delay=DURATION"
 

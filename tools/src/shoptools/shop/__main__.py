@@ -1,0 +1,3 @@
+from shoptools.shop.cli import main
+
+raise SystemExit(main())
