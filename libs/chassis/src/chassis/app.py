@@ -16,9 +16,9 @@ head revision and exits; `serve` runs the instance until SIGTERM:
 4. SIGTERM/SIGINT: NOT_SERVING, in-flight calls drain (`shutdown_grace_s`), workers are
    cancelled, the pool closes, exit 0. SIGUSR1/SIGUSR2 drain and undrain (`shop drain`).
 
-A worker (outbox relay, consumer, sweeper, saga runner) runs beside the server for the
-instance's whole life. If it dies, the instance is NOT_SERVING until it has been restarted
-(backoff from 0.5 s doubling to 30 s); the process itself stays up.
+A worker (the outbox relay every service gets, a consumer, a sweeper, the saga runner) runs
+beside the server for the instance's whole life. If it dies, the instance is NOT_SERVING
+until it has been restarted (backoff from 0.5 s doubling to 30 s); the process stays up.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from chassis.db import Database
 from chassis.errors import NO_ERRORS, ErrorMap
 from chassis.logs import configure_logging
 from chassis.migrations import MigrationGate, upgrade_to_head
+from chassis.relay import OutboxRelay, RelaySettings
 from chassis.server import Readiness, Server
 from chassis.telemetry import configure_tracing
 from chassis.uow import SqlUnitOfWork
@@ -188,8 +189,24 @@ class Instance:
         # Once started, what the instance depends on decides whether it serves.
         readiness = self.server.readiness
         self.background.spawn(functools.partial(watch_database, self.runtime, readiness))
-        for worker in self.wiring.workers:
+        for worker in [*self.wiring.workers, *self._chassis_workers()]:
             self.background.spawn(functools.partial(supervise, worker, readiness))
+
+    def _chassis_workers(self) -> list[Worker]:
+        """What every service runs: the outbox relay (unless it publishes nowhere)."""
+        settings = self.runtime.settings
+        if not settings.nats_url:
+            return []
+        relay = OutboxRelay(
+            self.runtime.db,
+            RelaySettings(
+                nats_url=settings.nats_url,
+                poll_interval_s=settings.relay_poll_interval_s,
+                retention_s=settings.outbox_retention_s,
+                labels=(settings.service, settings.instance),
+            ),
+        )
+        return [Worker("outbox-relay", relay.run)]
 
     async def stop(self) -> None:
         try:

@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     grpc_port: int = 50051
     metrics_port: int = 9464
     nats_url: str = "nats://127.0.0.1:4222"
+    """Where the outbox relay publishes; empty: no relay (events stay in the outbox)."""
     mesh_outbound: str = "127.0.0.1:8480"
     """The instance's sidecar outbound listener; every call to another service goes here."""
     default_deadline_s: float = 5.0
@@ -36,3 +37,7 @@ class ServiceSettings(BaseSettings):
     """How long a call waits for a free connection before it is shed (RESOURCE_EXHAUSTED)."""
     readiness_interval_s: float = Field(default=1.0, gt=0)
     """How often the instance checks that its database answers (its health follows it)."""
+    relay_poll_interval_s: float = Field(default=1.0, gt=0)
+    """How often the outbox relay looks for events when no commit woke it."""
+    outbox_retention_s: float = Field(default=86_400.0, gt=0)
+    """How long published events stay in the outbox (for inspection) before deletion."""

@@ -30,6 +30,7 @@ from chassis import context
 from shop.common.v1 import event_pb2
 
 TABLE_NAME = "outbox"
+NOTIFY_CHANNEL = "outbox"  # the relay LISTENs; every write NOTIFYs with its commit
 
 
 def outbox_schema() -> list[SchemaItem]:
@@ -101,11 +102,15 @@ def envelop(event: Message, aggregate_id: str, *, schema_version: int = 1) -> Ou
 
 
 async def write(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
-    """Writes the rows in the caller's transaction, in one statement."""
+    """Writes the rows in the caller's transaction and wakes the relay when it commits.
+
+    created_at is the clock when the row is written, not the transaction's start: writers of
+    one aggregate are serialized by its lock, so this orders its events as they happened,
+    and the relay publishes in that order."""
     if not rows:
         return
     await conn.execute(
-        _outbox.insert(),
+        _outbox.insert().values(created_at=func.clock_timestamp()),
         [
             {
                 "id": row.envelope.id,
@@ -117,3 +122,4 @@ async def write(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
             for row in rows
         ],
     )
+    await conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))

@@ -29,6 +29,7 @@ import grpc
 import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import Gauge
 from sqlalchemy.exc import SQLAlchemyError
 
 from chassis.config import ServiceSettings
@@ -47,6 +48,13 @@ log = logging.getLogger("chassis.server")
 Hook = Callable[[], Awaitable[object]]
 STARTING = "starting"
 DRAINED = "drained"
+
+# Why an instance is out of rotation, for people and `shop status` (health says only that).
+NOT_SERVING_BECAUSE = Gauge(
+    "instance_not_serving",
+    "1 while this holds the instance out of rotation (starting, drained, database, worker).",
+    ("service", "instance", "blocker"),
+)
 
 
 def interceptors(
@@ -83,11 +91,15 @@ class Readiness:
     """The instance's health: SERVING exactly when nothing blocks it. Each blocker has a
     name ("starting", "drained", "database", "worker outbox-relay") and a reason."""
 
-    def __init__(self, health: health.aio.HealthServicer, names: Sequence[str]) -> None:
+    def __init__(
+        self, health: health.aio.HealthServicer, names: Sequence[str], labels: tuple[str, str]
+    ) -> None:
         self._health = health
         self._names = list(names)
+        self._labels = labels  # (service, instance)
         self._blockers: dict[str, str] = {STARTING: "starting"}
         self._serving: bool | None = None
+        NOT_SERVING_BECAUSE.labels(*labels, STARTING).set(1)
 
     @property
     def serving(self) -> bool:
@@ -99,10 +111,12 @@ class Readiness:
     async def block(self, name: str, reason: str) -> None:
         if self._blockers.get(name) != reason:
             self._blockers[name] = reason
+            NOT_SERVING_BECAUSE.labels(*self._labels, name).set(1)
             await self._publish()
 
     async def unblock(self, name: str) -> None:
         if self._blockers.pop(name, None) is not None:
+            NOT_SERVING_BECAUSE.labels(*self._labels, name).set(0)
             await self._publish()
 
     async def reset(self) -> None:
@@ -154,7 +168,9 @@ class Server:
             names.append(name)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        self.readiness = Readiness(self._health, ["", *names])
+        self.readiness = Readiness(
+            self._health, ["", *names], (settings.service, settings.instance)
+        )
         reflection.enable_server_reflection(
             [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
         )

@@ -38,6 +38,11 @@ class Signals:
     p50_ms: float | None
     p99_ms: float | None
     in_flight: int
+    db_connections: str  # in use / most the pool opens, e.g. "3/10"
+    shed: int  # calls shed because no database connection was free in time
+    outbox_pending: int  # committed events the relay has not published yet
+    outbox_oldest_s: float  # how long the oldest of them has waited
+    not_serving_because: list[str]  # what holds it out of rotation, when it is
 
 
 def show(topology: Topology, *, as_json: bool, out: TextIO) -> int:
@@ -105,17 +110,34 @@ def probe(topology: Topology, component: Component) -> bool:
     return http_ok(f"http://{component.metrics}/ready")  # an Envoy's admin endpoint
 
 
+SINGLE_VALUED = frozenset(
+    {
+        "db_pool_connections_in_use",
+        "db_pool_connections_max",
+        "db_pool_wait_timeouts_total",
+        "outbox_pending_events",
+        "outbox_oldest_pending_age_seconds",
+    }
+)
+
+
 def signals(component: Component) -> Signals | None:
     text = http_get(f"http://{component.metrics}/metrics")
     if text is None or component.pid is None:
         return None
     calls = errors = in_flight = 0
+    blockers: list[str] = []
     buckets: dict[float, float] = {}
+    single: dict[str, float] = {}  # one sample per instance: pool and outbox
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.labels.get("grpc_service") in INFRASTRUCTURE_SERVICES:
                 continue
-            if sample.name == "grpc_server_handled_total":
+            if sample.name in SINGLE_VALUED:
+                single[sample.name] = sample.value
+            elif sample.name == "instance_not_serving" and sample.value:
+                blockers.append(sample.labels["blocker"])
+            elif sample.name == "grpc_server_handled_total":
                 calls += int(sample.value)
                 errors += int(sample.value) if sample.labels.get("grpc_code") != "OK" else 0
             elif sample.name == "grpc_server_handling_seconds_bucket":
@@ -132,6 +154,14 @@ def signals(component: Component) -> Signals | None:
         p50_ms=quantile_ms(0.5, buckets),
         p99_ms=quantile_ms(0.99, buckets),
         in_flight=in_flight,
+        db_connections=(
+            f"{single.get('db_pool_connections_in_use', 0):.0f}"
+            f"/{single.get('db_pool_connections_max', 0):.0f}"
+        ),
+        shed=int(single.get("db_pool_wait_timeouts_total", 0)),
+        outbox_pending=int(single.get("outbox_pending_events", 0)),
+        outbox_oldest_s=round(single.get("outbox_oldest_pending_age_seconds", 0.0), 1),
+        not_serving_because=sorted(blockers),
     )
 
 
@@ -165,14 +195,14 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"Stack {report['state']} (supervisor pid {report['supervisor_pid']}{ready})",
         "",
-        f"{'COMPONENT':<26}{'HEALTH':<11}{'ADDRESS':<28}{'PID':<9}RESTARTS",
+        f"{'COMPONENT':<26}{'HEALTH':<20}{'ADDRESS':<28}{'PID':<9}RESTARTS",
     ]
     if report["faults"]:
         lines.insert(1, f"Chaos: injecting faults {', '.join(report['faults'])}")
     for c in report["components"]:
         health = _health(c)
         lines.append(
-            f"{c['name']:<26}{health:<11}{c['address']:<28}{c['pid'] or '-':<9}{c['restarts']}"
+            f"{c['name']:<26}{health:<20}{c['address']:<28}{c['pid'] or '-':<9}{c['restarts']}"
             + (f"  ({c['detail']})" if c["detail"] and not c["healthy"] else "")
         )
     services = [c for c in report["components"] if c.get("signals")]
@@ -181,13 +211,15 @@ def render(report: dict[str, Any]) -> str:
             "",
             "Golden signals since each instance started:",
             f"{'INSTANCE':<26}{'CALLS':>8}{'ERRORS':>8}{'AVG/S':>8}"
-            f"{'P50 ms':>9}{'P99 ms':>9}{'IN FLIGHT':>11}",
+            f"{'P50 ms':>9}{'P99 ms':>9}{'IN FLIGHT':>11}{'DB POOL':>9}{'SHED':>6}"
+            f"{'OUTBOX':>8}",
         ]
         for c in services:
             s = c["signals"]
             lines.append(
                 f"{c['name']:<26}{s['calls']:>8}{s['errors']:>8}{s['calls_per_s']:>8}"
                 f"{_ms(s['p50_ms']):>9}{_ms(s['p99_ms']):>9}{s['in_flight']:>11}"
+                f"{s['db_connections']:>9}{s['shed']:>6}{_outbox(s):>8}"
             )
     return "\n".join(lines)
 
@@ -196,9 +228,17 @@ def _health(component: dict[str, Any]) -> str:
     if component["healthy"]:
         return "healthy"
     if component["state"] == runfile.HEALTHY and component.get("grpc_health") == "NOT_SERVING":
-        return "drained"  # up, and answering: only `shop drain` turns it NOT_SERVING then
+        # Up and answering, out of rotation: drained, or waiting for what it depends on.
+        because = (component.get("signals") or {}).get("not_serving_because") or ["drained"]
+        return "drained" if because == ["drained"] else f"waiting ({', '.join(because)})"
     # The supervisor's view (restarting, starting...) unless it still believes it healthy.
     return "FAILING" if component["state"] == runfile.HEALTHY else str(component["state"])
+
+
+def _outbox(signals: dict[str, Any]) -> str:
+    """Events waiting to be published, and for how long the oldest has waited."""
+    pending = signals["outbox_pending"]
+    return f"{pending} ({signals['outbox_oldest_s']:.0f}s)" if pending else "0"
 
 
 def _ms(value: float | None) -> str:

