@@ -32,7 +32,7 @@ def stack() -> Iterator[Stack]:
 def chaos_policy(path: Path) -> Path:
     """mesh/policy.yaml with small limits, written to `path`."""
     policy = yaml.safe_load((ROOT / "mesh" / "policy.yaml").read_text())
-    policy["gateway"]["rate_limit"] = {
+    policy["gateway"]["rate_limit"]["per_address"] = {
         "max_tokens": RATE_LIMIT_BURST,
         "tokens_per_fill": 1,
         "fill_interval": "1h",

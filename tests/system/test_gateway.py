@@ -193,7 +193,7 @@ def test_a_service_that_is_not_running_is_unavailable_not_unknown(
     response = api.get("/v1/orders", headers=bearer(token(stack, "customer")))
 
     assert response.status_code == 503
-    assert response.text == "no healthy upstream"
+    assert response.json()["message"] == "service orders is not deployed in this stack"
     assert api.get("/v1/no-such-resource").status_code == 404
 
 

@@ -13,10 +13,16 @@ import grpc.aio
 import pytest
 from chassis_support import GET_PRODUCT, Context, FakeCatalog, running, settings
 from google.rpc import error_details_pb2
+from opentelemetry import propagate
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 
 from chassis import context as call_context
-from chassis import status
+from chassis import status, telemetry
+from chassis.interceptors import tracing
 from chassis.logs import JsonFormatter
 from shop.catalog.v1 import catalog_service_pb2 as catalog
 from shop.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
@@ -111,7 +117,7 @@ def test_a_valid_request_reaches_the_service() -> None:
     assert servicer.upserts == [request]
 
 
-def test_the_callers_request_id_is_the_correlation_id_and_is_echoed() -> None:
+def test_the_callers_request_id_is_the_correlation_id_and_a_new_one_is_sent_back() -> None:
     seen: list[str] = []
 
     async def record(
@@ -120,21 +126,25 @@ def test_the_callers_request_id_is_the_correlation_id_and_is_echoed() -> None:
         seen.append(call_context.correlation_id.get())
         return catalog.GetProductResponse()
 
-    async def call(metadata: tuple[tuple[str, str], ...]) -> str:
+    async def call(metadata: tuple[tuple[str, str], ...]) -> str | None:
         async with running(FakeCatalog(record)) as (_, channel):
             stub_call = catalog_grpc.CatalogServiceStub(channel).GetProduct(
                 catalog.GetProductRequest(sku="SKU-1"), metadata=metadata
             )
             await stub_call
-            echoed = dict(await stub_call.initial_metadata() or ())
-            return str(echoed["x-request-id"])
+            sent_back = dict(await stub_call.initial_metadata() or ())
+            return None if "x-request-id" not in sent_back else str(sent_back["x-request-id"])
 
     given = asyncio.run(call((("x-request-id", "op-42"),)))
     generated = asyncio.run(call(()))
+    insane = asyncio.run(call((("x-request-id", "op 42 has spaces"),)))
 
-    assert given == "op-42"
+    assert given is None  # the caller knows its own id: not echoed (no extra metadata round)
+    assert generated is not None
     assert uuid.UUID(generated).version == 4
-    assert seen == ["op-42", generated]
+    assert insane is not None
+    assert insane != "op 42 has spaces"
+    assert seen == ["op-42", generated, insane]
 
 
 def test_a_call_without_a_deadline_gets_the_default(log_lines: io.StringIO) -> None:
@@ -276,3 +286,72 @@ def test_each_call_logs_one_json_line_with_its_context(log_lines: io.StringIO) -
     assert line["correlation_id"] == "op-7"
     assert line["trace_id"] == trace_id
     assert line["caller"] == "spiffe://shop.local/ns/shop/sa/orders"
+
+
+def trace_context_seen(metadata: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """The trace id a handler's log lines carry, and the traceparent its downstream calls
+    carry, for a call with `metadata`."""
+    seen: list[tuple[str, str]] = []
+
+    async def record(
+        request: catalog.GetProductRequest, context: Context
+    ) -> catalog.GetProductResponse:
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        seen.append((call_context.trace_id.get(), headers["traceparent"]))
+        return catalog.GetProductResponse()
+
+    async def call() -> None:
+        async with running(FakeCatalog(record)) as (_, channel):
+            await catalog_grpc.CatalogServiceStub(channel).GetProduct(
+                catalog.GetProductRequest(sku="SKU-1"), metadata=metadata
+            )
+
+    asyncio.run(call())
+    return seen[0]
+
+
+def test_without_an_exporter_a_call_continues_the_callers_trace_and_sampling() -> None:
+    assert not telemetry.exporting()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+    for flags in ("01", "00"):
+        logged, downstream = trace_context_seen(
+            (("traceparent", f"00-{trace_id}-00f067aa0ba902b7-{flags}"),)
+        )
+        version, sent_trace, span, sent_flags = downstream.split("-")
+        assert logged == trace_id
+        assert (version, sent_trace, sent_flags) == ("00", trace_id, flags)
+        assert span != "00f067aa0ba902b7"  # the call's own span, child of the caller's
+
+
+def test_without_an_exporter_a_call_without_a_trace_starts_a_sampled_one() -> None:
+    logged, downstream = trace_context_seen((("traceparent", "not a traceparent"),))
+
+    assert len(logged) == 32
+    assert logged != "0" * 32
+    assert downstream.split("-")[1:4:2] == [logged, "01"]
+
+
+def test_with_an_exporter_each_call_records_a_server_span(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_exporting", True)
+    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("chassis"))
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+    logged, downstream = trace_context_seen(
+        (("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),)
+    )
+
+    (span,) = exporter.get_finished_spans()
+    assert span.name == GET_PRODUCT.lstrip("/")
+    assert span.kind is SpanKind.SERVER
+    assert span.attributes is not None
+    assert span.attributes["rpc.method"] == "GetProduct"
+    assert span.attributes["rpc.grpc.status_code"] == 0
+    assert f"{span.context.trace_id:032x}" == logged == trace_id
+    assert downstream.split("-")[2] == f"{span.context.span_id:016x}"

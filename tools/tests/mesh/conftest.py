@@ -36,7 +36,11 @@ services:
       shipping: [GetProduct]
 gateway:
   jwt: {issuer: "https://auth.shop.local", audience: shop-api}
-  rate_limit: {max_tokens: 1000, tokens_per_fill: 1000, fill_interval: 1s}
+  rate_limit:
+    per_customer: {max_tokens: 1000, tokens_per_fill: 1000, fill_interval: 1s}
+    per_address: {max_tokens: 1000, tokens_per_fill: 1000, fill_interval: 1s}
+    overall: {max_tokens: 1000, tokens_per_fill: 1000, fill_interval: 1s}
+    tracked_clients: 100
 """
 
 StartMesh = Callable[..., Mesh]

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from shoptools.mesh.jwt import mint_token
-from shoptools.mesh.policy import parse_policy
+from shoptools.mesh.policy import MeshPolicy, parse_policy
 
 from .conftest import TEST_POLICY, StartMesh, mesh_factory
 from .harness import Mesh
@@ -119,14 +119,17 @@ def test_malformed_json_is_a_bad_request(gateway_mesh: Mesh, api: httpx.Client) 
     assert len(gateway_mesh.apps["catalog-1"].calls) == calls_before
 
 
-def test_a_service_that_is_not_running_is_unavailable_not_unknown(
-    gateway_mesh: Mesh, api: httpx.Client
-) -> None:
+def test_a_service_that_is_not_deployed_says_so(gateway_mesh: Mesh, api: httpx.Client) -> None:
     assert "orders" not in gateway_mesh.topology.services
     assert api.get("/v1/orders").status_code == 401  # the token is checked before routing
     response = api.get("/v1/orders", headers=bearer(gateway_mesh, "customer"))
+
     assert response.status_code == 503
-    assert response.text == "no healthy upstream"
+    assert response.json() == {
+        "code": 14,  # UNAVAILABLE
+        "message": "service orders is not deployed in this stack",
+        "details": [],
+    }
 
 
 def test_unknown_paths_and_internal_methods_are_not_served(api: httpx.Client) -> None:
@@ -139,16 +142,94 @@ def test_unknown_paths_and_internal_methods_are_not_served(api: httpx.Client) ->
     assert internal.headers["grpc-status"] == "7"  # PERMISSION_DENIED
 
 
-def test_the_rate_limit_answers_429_once_the_bucket_is_empty(start_mesh: StartMesh) -> None:
-    tiny_bucket = TEST_POLICY.replace(
-        "rate_limit: {max_tokens: 1000, tokens_per_fill: 1000, fill_interval: 1s}",
-        "rate_limit: {max_tokens: 3, tokens_per_fill: 1, fill_interval: 1h}",
+def rate_limited_policy(**buckets: str) -> MeshPolicy:
+    """TEST_POLICY with the given buckets (e.g. per_customer="{max_tokens: 2, ...}")."""
+    text = TEST_POLICY
+    for name, bucket in buckets.items():
+        start = text.index(f"    {name}: ")
+        end = text.index("\n", start)
+        text = text[:start] + f"    {name}: {bucket}" + text[end:]
+    return parse_policy(text)
+
+
+# Two calls, then nothing for an hour: what the tests below allow a client.
+TWO_CALLS = "{max_tokens: 2, tokens_per_fill: 1, fill_interval: 1h}"
+# More distinct clients than Envoy's default cache of per-client buckets (20): were the
+# policy's tracked_clients (100) not applied, the greedy client's bucket would be evicted
+# meanwhile and it would come back with a full one.
+OTHER_CLIENTS = 30
+
+
+def test_a_customer_over_its_quota_is_refused_while_others_are_served(
+    start_mesh: StartMesh,
+) -> None:
+    mesh = start_mesh(
+        services={"catalog": 1}, gateway=True, policy=rate_limited_policy(per_customer=TWO_CALLS)
     )
-    mesh = start_mesh(services={"catalog": 1}, gateway=True, policy=parse_policy(tiny_bucket))
+
+    def get(api: httpx.Client, customer: str) -> httpx.Response:
+        return api.get("/v1/products/SKU-1", headers=bearer(mesh, "customer", customer))
 
     with httpx.Client(base_url=f"http://127.0.0.1:{mesh.topology.gateway_port}") as api:
-        statuses = [api.get("/v1/products/SKU-1").status_code for _ in range(5)]
-        limited = api.get("/v1/products/SKU-1")
+        greedy = [get(api, "greedy") for _ in range(3)]
+        others = [get(api, f"calm-{n}") for n in range(OTHER_CLIENTS)]
+        greedy_again = get(api, "greedy")
+        calm_again = get(api, "calm-0")
+        anonymous = api.get("/v1/products/SKU-1")  # by address: a bucket of its own
+
+    assert [r.status_code for r in greedy] == [200, 200, 429]
+    assert all(r.status_code == 200 for r in others)
+    assert greedy_again.status_code == 429
+    assert calm_again.status_code == 200
+    assert anonymous.status_code == 200
+    refused = greedy[-1]
+    assert refused.headers["retry-after"] == "3600"
+    assert refused.headers["x-local-rate-limit"] == "true"
+
+
+def test_an_anonymous_address_over_its_quota_is_refused_while_others_are_served(
+    start_mesh: StartMesh,
+) -> None:
+    mesh = start_mesh(
+        services={"catalog": 1}, gateway=True, policy=rate_limited_policy(per_address=TWO_CALLS)
+    )
+    base_url = f"http://127.0.0.1:{mesh.topology.gateway_port}"
+
+    def from_address(address: str) -> httpx.Client:
+        # Every 127.0.0.0/8 address is this machine: each is a distinct client to Envoy.
+        return httpx.Client(base_url=base_url, transport=httpx.HTTPTransport(local_address=address))
+
+    with from_address("127.0.1.1") as greedy_client:
+        greedy = [greedy_client.get("/v1/products/SKU-1") for _ in range(3)]
+        others = []
+        for n in range(OTHER_CLIENTS):
+            with from_address(f"127.0.2.{n + 1}") as other:
+                others.append(other.get("/v1/products/SKU-1"))
+        greedy_again = greedy_client.get("/v1/products/SKU-1")
+        customer = greedy_client.get("/v1/products/SKU-1", headers=bearer(mesh, "customer"))
+
+    assert [r.status_code for r in greedy] == [200, 200, 429]
+    assert all(r.status_code == 200 for r in others)
+    assert greedy_again.status_code == 429
+    assert customer.status_code == 200  # a customer is counted as a customer, not an address
+    assert greedy[-1].headers["retry-after"] == "3600"
+
+
+def test_the_overall_cap_refuses_everyone_once_its_bucket_is_empty(
+    start_mesh: StartMesh,
+) -> None:
+    mesh = start_mesh(
+        services={"catalog": 1},
+        gateway=True,
+        policy=rate_limited_policy(
+            overall="{max_tokens: 3, tokens_per_fill: 1, fill_interval: 1h}"
+        ),
+    )
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{mesh.topology.gateway_port}") as api:
+        statuses = [
+            api.get("/v1/products/SKU-1", headers=bearer(mesh, "customer", f"c{n}")).status_code
+            for n in range(5)
+        ]
 
     assert statuses == [200, 200, 200, 429, 429]
-    assert limited.headers["x-local-rate-limit"] == "true"

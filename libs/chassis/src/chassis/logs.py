@@ -24,10 +24,15 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self._service = service
         self._instance = instance
+        # Every call logs a line: the encoder and the date part of the time are made once
+        # (once a second), not per line.
+        self._encoder = json.JSONEncoder(default=str)
+        self._second = -1
+        self._second_text = ""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -35,17 +40,29 @@ class JsonFormatter(logging.Formatter):
             "instance": self._instance,
         }
         # Read at format time: handlers format synchronously, inside the call that logs.
-        for name, value in (
-            ("correlation_id", context.correlation_id.get()),
-            ("trace_id", context.trace_id.get()),
-            ("caller", context.caller.get()),
-        ):
-            if value:
-                line[name] = value
-        line.update((k, v) for k, v in vars(record).items() if k not in _RECORD_ATTRIBUTES)
+        correlation_id = context.correlation_id.get()
+        if correlation_id:
+            line["correlation_id"] = correlation_id
+        trace_id = context.trace_id.get()
+        if trace_id:
+            line["trace_id"] = trace_id
+        caller = context.caller.get()
+        if caller:
+            line["caller"] = caller
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES:
+                line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return self._encoder.encode(line)
+
+    def _time(self, created: float) -> str:
+        """ISO 8601 in UTC with milliseconds, as datetime.isoformat(timespec="milliseconds")."""
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._second_text}.{int((created - second) * 1000):03d}+00:00"
 
 
 def configure_logging(settings: ServiceSettings) -> None:
@@ -55,3 +72,7 @@ def configure_logging(settings: ServiceSettings) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level)
+    # Process and multiprocessing names are in no line (one process is one instance);
+    # looking them up for every record is wasted work.
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

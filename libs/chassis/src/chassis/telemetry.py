@@ -16,17 +16,29 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from chassis.config import ServiceSettings
 
+_exporting = False
+
+
+def exporting() -> bool:
+    """Whether spans go anywhere: configure_tracing() installed an exporter. When not, the
+    chassis skips recording spans (chassis.interceptors.tracing) and only carries the
+    trace context along."""
+    return _exporting
+
 
 def configure_tracing(settings: ServiceSettings) -> TracerProvider:
     """Installs the global tracer provider; shut it down on exit to flush spans."""
+    global _exporting  # noqa: PLW0603 - one process, one tracer provider
     provider = TracerProvider(
         resource=Resource.create(
             {"service.name": settings.service, "service.instance.id": settings.instance}
         )
     )
+    _exporting = False
     for name in os.environ.get("OTEL_TRACES_EXPORTER", "none").split(","):
         if name.strip() not in ("", "none"):
             provider.add_span_processor(BatchSpanProcessor(_exporter(name.strip())))
+            _exporting = True
     trace.set_tracer_provider(provider)
     return provider
 

@@ -1,7 +1,6 @@
 """The API gateway: the public REST/JSON edge, a mesh client with identity "gateway".
 
 Filter order, and why:
-  local_ratelimit   first: the cheapest refusal (429), before any parsing or crypto;
   header_mutation   drops identity headers a client might forge;
   grpc_json_transcoder  turns REST into gRPC (or passes gRPC through), so every later
                     decision matches the exact gRPC method path the contract names, for
@@ -11,18 +10,25 @@ Filter order, and why:
   rbac              default deny: anonymous methods for anyone, customer methods with a
                     verified subject, admin methods with role=admin (403); internal
                     methods and anything unknown never get through;
+  local_ratelimit   fair use (429): a token from the caller's own bucket, per customer
+                    (the verified subject, so after jwt_authn) or, without a token, per
+                    client address; then one from the overall bucket. After rbac, so only
+                    calls that would reach a service count, and one client over its quota
+                    never spends the overall tokens others need;
   router            per-method routes with the policy's timeouts and retries.
 The transcoder turns the gRPC status of a refusal after it (UNAUTHENTICATED,
-PERMISSION_DENIED) back into HTTP 401/403 with a JSON status body.
+PERMISSION_DENIED, RESOURCE_EXHAUSTED) back into HTTP 401/403/429 with a JSON status body.
 
-The REST surface is the contracts', whatever runs: a service that is not running has a
-cluster without instances, so its routes answer 503 (UNAVAILABLE), never 404, and its
-customer and admin methods still require a token first.
+The REST surface is the contracts', whatever runs: a service that is not deployed in this
+stack answers every method UNAVAILABLE "service <name> is not deployed in this stack"
+(HTTP 503 with a JSON google.rpc.Status), never 404; its customer and admin methods still
+require a token first.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 
 from google.protobuf import descriptor, descriptor_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -39,7 +45,7 @@ from shoptools.mesh.envoy import (
     service_routes,
 )
 from shoptools.mesh.jwt import jwks
-from shoptools.mesh.policy import GATEWAY, MeshPolicy
+from shoptools.mesh.policy import GATEWAY, MeshPolicy, TokenBucket
 from shoptools.topology import Topology
 
 JWT_PROVIDER = "shop"
@@ -48,6 +54,9 @@ PAYLOAD_METADATA = "jwt_payload"
 # Verified claims the gateway passes to services; clients may not set them themselves.
 SUBJECT_HEADER = "x-shop-subject"
 ROLE_HEADER = "x-shop-role"
+CUSTOMER_KEY = "customer"  # rate limit descriptor keys
+ANONYMOUS_KEY = "anonymous"
+UNAVAILABLE = 14  # google.rpc.Code
 
 
 def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
@@ -58,13 +67,16 @@ def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
     routes = [
         route
         for s in services
-        for route in service_routes(s, policy, s.name, retries=True, prefix=f"/{s.full_name}/")
+        for route in (
+            service_routes(s, policy, s.name, retries=True, prefix=f"/{s.full_name}/")
+            if topology.instances(s.name)
+            else [_not_deployed(s)]
+        )
     ]
     hcm = http_connection_manager(
         "gateway",
         {"virtual_hosts": [{"name": "api", "domains": ["*"], "routes": routes}]},
         [
-            _rate_limit(policy),
             http_filter(
                 "header_mutation",
                 "header_mutation.v3.HeaderMutation",
@@ -75,6 +87,7 @@ def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
             _transcoder(services),
             _jwt_authn(topology, policy, methods),
             http_filter("rbac", "rbac.v3.RBAC", rules=_access_rules(methods)),
+            _rate_limit(policy),
         ],
         codec_type="AUTO",
         use_remote_address=True,
@@ -89,25 +102,96 @@ def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
     )
 
 
+def _not_deployed(service: Service) -> Config:
+    """Every method of a service with no instance here: a gRPC UNAVAILABLE that names it
+    (the transcoder makes it HTTP 503 with a JSON status for REST callers), instead of
+    Envoy's bare "no healthy upstream"."""
+    message = f"service {service.name} is not deployed in this stack"
+    return {
+        "match": {"prefix": f"/{service.full_name}/"},
+        "direct_response": {"status": 200},
+        "response_headers_to_add": [
+            {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            for key, value in (
+                ("content-type", "application/grpc"),
+                ("grpc-status", str(UNAVAILABLE)),
+                ("grpc-message", message),
+            )
+        ],
+    }
+
+
+def _bucket(bucket: TokenBucket) -> Config:
+    return {
+        "max_tokens": bucket.max_tokens,
+        "tokens_per_fill": bucket.tokens_per_fill,
+        "fill_interval": duration(bucket.fill_interval),
+    }
+
+
 def _rate_limit(policy: MeshPolicy) -> Config:
-    bucket = policy.gateway.rate_limit
+    limits = policy.gateway.rate_limit
     always = {"numerator": 100, "denominator": "HUNDRED"}
+    # A refused call may retry once its bucket has refilled: at most the longest interval.
+    retry_after = math.ceil(
+        max(b.fill_interval for b in (limits.per_customer, limits.per_address, limits.overall))
+    )
     return http_filter(
         "local_ratelimit",
         "local_ratelimit.v3.LocalRateLimit",
         stat_prefix="gateway_rate_limit",
-        token_bucket={
-            "max_tokens": bucket.max_tokens,
-            "tokens_per_fill": bucket.tokens_per_fill,
-            "fill_interval": duration(bucket.fill_interval),
-        },
+        # The overall cap, taken after the caller's own bucket let the call through.
+        token_bucket=_bucket(limits.overall),
+        always_consume_default_token_bucket=True,
+        # A bucket per distinct value of a key without a value (dynamic descriptors),
+        # least recently used evicted first. Set here, beside the descriptors: Envoy
+        # does not inherit it into per-route configurations.
+        descriptors=[
+            {"entries": [{"key": CUSTOMER_KEY}], "token_bucket": _bucket(limits.per_customer)},
+            {
+                "entries": [{"key": ANONYMOUS_KEY, "value": "true"}, {"key": "remote_address"}],
+                "token_bucket": _bucket(limits.per_address),
+            },
+        ],
+        max_dynamic_descriptors=limits.tracked_clients,
+        rate_limits=[
+            # The verified subject (jwt_authn's claim_to_headers; header_mutation removed
+            # any the client sent).
+            {
+                "actions": [
+                    {
+                        "request_headers": {
+                            "header_name": SUBJECT_HEADER,
+                            "descriptor_key": CUSTOMER_KEY,
+                            "skip_if_absent": True,
+                        }
+                    }
+                ]
+            },
+            # No verified subject: the client's address (use_remote_address: the peer,
+            # not a header it could forge).
+            {
+                "actions": [
+                    {
+                        "header_value_match": {
+                            "descriptor_key": ANONYMOUS_KEY,
+                            "descriptor_value": "true",
+                            "expect_match": False,
+                            "headers": [{"name": SUBJECT_HEADER, "present_match": True}],
+                        }
+                    },
+                    {"remote_address": {}},
+                ]
+            },
+        ],
         filter_enabled={"default_value": always, "runtime_key": "rate_limit_enabled"},
         filter_enforced={"default_value": always, "runtime_key": "rate_limit_enforced"},
+        # gRPC callers get RESOURCE_EXHAUSTED (which no hop retries), not UNAVAILABLE.
+        rate_limited_as_resource_exhausted=True,
+        enable_x_ratelimit_headers="DRAFT_VERSION_03",  # x-ratelimit-limit/remaining/reset
         response_headers_to_add=[
-            {
-                "header": {"key": "x-local-rate-limit", "value": "true"},
-                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-            }
+            {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            for key, value in (("x-local-rate-limit", "true"), ("retry-after", str(retry_after)))
         ],
     )
 

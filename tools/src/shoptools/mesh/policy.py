@@ -17,6 +17,7 @@ import yaml
 from shoptools.contracts.model import Access, Method, Service, load_contracts
 
 GATEWAY = "gateway"  # the API gateway's mesh identity
+MIN_FILL_INTERVAL_S = 0.05  # what Envoy's token buckets accept
 RETRY_CONDITIONS = frozenset({"unavailable", "reset", "connect-failure", "refused-stream"})
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -87,16 +88,27 @@ class Jwt:
 
 
 @dataclass(frozen=True)
-class RateLimit:
-    max_tokens: int
+class TokenBucket:
+    max_tokens: int  # the burst
     tokens_per_fill: int
-    fill_interval: float
+    fill_interval: float  # seconds
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Fair use at the edge: a call takes a token from its client's bucket, then one from
+    the overall bucket; either empty, the call is refused (429)."""
+
+    per_customer: TokenBucket  # calls with a verified token, by its subject
+    per_address: TokenBucket  # calls without one, by the client's address
+    overall: TokenBucket  # every call the gateway lets through
+    tracked_clients: int  # clients with a bucket at once; the least recently seen go first
 
 
 @dataclass(frozen=True)
 class GatewayPolicy:
     jwt: Jwt
-    rate_limit: RateLimit
+    rate_limit: RateLimits
 
 
 @dataclass(frozen=True)
@@ -148,7 +160,9 @@ def parse_policy(text: str, *, source: str = "<policy>") -> MeshPolicy:
     services = root.section("services")
     gateway = root.section("gateway").only("jwt", "rate_limit")
     jwt = gateway.section("jwt").only("issuer", "audience")
-    rate = gateway.section("rate_limit").only("max_tokens", "tokens_per_fill", "fill_interval")
+    rate = gateway.section("rate_limit").only(
+        "per_customer", "per_address", "overall", "tracked_clients"
+    )
     return MeshPolicy(
         defaults=defaults,
         services={
@@ -156,14 +170,27 @@ def parse_policy(text: str, *, source: str = "<policy>") -> MeshPolicy:
         },
         gateway=GatewayPolicy(
             jwt=Jwt(issuer=jwt.text("issuer"), audience=jwt.text("audience")),
-            rate_limit=RateLimit(
-                max_tokens=rate.integer("max_tokens", minimum=1),
-                tokens_per_fill=rate.integer("tokens_per_fill", minimum=1),
-                fill_interval=rate.duration("fill_interval"),
+            rate_limit=RateLimits(
+                per_customer=_bucket(rate.section("per_customer")),
+                per_address=_bucket(rate.section("per_address")),
+                overall=_bucket(rate.section("overall")),
+                tracked_clients=rate.integer("tracked_clients", minimum=1),
             ),
         ),
         contracts=contracts,
     )
+
+
+def _bucket(section: _Section) -> TokenBucket:
+    section.only("max_tokens", "tokens_per_fill", "fill_interval")
+    bucket = TokenBucket(
+        max_tokens=section.integer("max_tokens", minimum=1, maximum=2**32 - 1),
+        tokens_per_fill=section.integer("tokens_per_fill", minimum=1, maximum=2**32 - 1),
+        fill_interval=section.duration("fill_interval"),
+    )
+    if bucket.fill_interval < MIN_FILL_INTERVAL_S:
+        raise PolicyError(f"{section.at('fill_interval')}: at least 50ms")
+    return bucket
 
 
 def _defaults(section: _Section) -> Defaults:

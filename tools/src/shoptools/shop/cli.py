@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from shoptools.bench import reads
 from shoptools.contracts.layout import find_root
 from shoptools.contracts.model import load_contracts
 from shoptools.mesh.envoy import envoy_binary
@@ -31,8 +32,10 @@ STATE_DIR_VARIABLE = "SHOP_STATE_DIR"
 BASE_PORT_VARIABLE = "SHOP_BASE_PORT"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - a return per command
     args = _parser().parse_args(argv)
+    if args.command == "bench":
+        return reads.main(args)
     state_dir = (args.state_dir or _default_state_dir()).resolve()
     if args.command in ("up", "supervise"):
         return _start(args, state_dir)
@@ -210,6 +213,7 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="shop", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    reads.add_parser(commands)
     up = commands.add_parser(
         "up",
         parents=[starting],

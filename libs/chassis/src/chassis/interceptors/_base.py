@@ -25,17 +25,37 @@ class UnaryServerInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
     coroutines, as in every grpc.aio servicer.
     """
 
+    # gRPC asks every interceptor for the handler on every call. The handler below us is
+    # the same object call after call (the servicer's, or the next interceptor's cached
+    # wrapper), so each method's wrapper is built once and reused: no allocations per call.
+    _wrappers: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]]
+
     async def intercept_service(
         self, continuation: _Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        inner: Handler = handler.unary_unary  # type: ignore[assignment]  # aio: a coroutine
         method = handler_call_details.method
+        try:
+            wrappers = self._wrappers
+        except AttributeError:  # subclasses need not call an __init__ of ours
+            wrappers = self._wrappers = {}
+        cached = wrappers.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, method)
+        wrappers[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        inner: Handler = handler.unary_unary  # type: ignore[assignment]  # aio: a coroutine
+        around = self.around
 
         async def behavior(request: Message, context: Context) -> Message:
-            return await self.around(inner, request, context, method)
+            return await around(inner, request, context, method)
 
         return grpc.unary_unary_rpc_method_handler(
             behavior,

@@ -2,6 +2,7 @@
 (calls in flight). Served by prometheus_client on the instance's metrics port."""
 
 import time
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message
@@ -30,22 +31,42 @@ LATENCY = Histogram(
 IN_FLIGHT = Gauge("grpc_server_in_flight_calls", "Calls being handled right now.", _LABELS)
 
 
+class _Series:
+    """One method's series, looked up once: labels() takes a lock and builds a key."""
+
+    def __init__(self, labels: tuple[str, ...]) -> None:
+        self.labels = labels
+        self.in_flight = IN_FLIGHT.labels(*labels)
+        self.latency = LATENCY.labels(*labels)
+        self._handled: dict[grpc.StatusCode, Any] = {}
+
+    def handled(self, code: grpc.StatusCode) -> Any:
+        counter = self._handled.get(code)
+        if counter is None:
+            counter = self._handled[code] = HANDLED.labels(*self.labels, code.name)
+        return counter
+
+
 class MetricsInterceptor(UnaryServerInterceptor):
     def __init__(self, service: str, instance: str) -> None:
         self._service = service
         self._instance = instance
+        self._series: dict[str, _Series] = {}
 
     async def around(
         self, handler: Handler, request: Message, context: Context, method: str
     ) -> Message:
-        labels = (self._service, self._instance, *method_parts(method))
-        in_flight = IN_FLIGHT.labels(*labels)
-        in_flight.inc()
+        series = self._series.get(method)
+        if series is None:
+            series = self._series[method] = _Series(
+                (self._service, self._instance, *method_parts(method))
+            )
+        series.in_flight.inc()
         started = time.perf_counter()
 
         def done(code: grpc.StatusCode) -> None:
-            in_flight.dec()
-            LATENCY.labels(*labels).observe(time.perf_counter() - started)
-            HANDLED.labels(*labels, code.name).inc()
+            series.in_flight.dec()
+            series.latency.observe(time.perf_counter() - started)
+            series.handled(code).inc()
 
         return await observe(handler, request, context, done)
