@@ -30,8 +30,9 @@ def anyio_backend() -> str:
 class FlakyRelay:
     """A worker that crashes on its first run and then works until cancelled."""
 
-    def __init__(self) -> None:
+    def __init__(self, crash_with: Exception) -> None:
         self.runs = 0
+        self.crash_with = crash_with
         self.crash = asyncio.Event()
         self.running_again = asyncio.Event()
 
@@ -39,23 +40,27 @@ class FlakyRelay:
         self.runs += 1
         if self.runs == 1:
             await self.crash.wait()
-            raise ConnectionError("the broker went away")
+            raise self.crash_with
         self.running_again.set()
         await asyncio.Event().wait()
 
 
-async def test_a_crashed_worker_holds_the_instance_out_of_rotation_until_restarted(
-    database_url: str,
-) -> None:
-    upgrade_to_head(database_url, MIGRATIONS)
-    relay = FlakyRelay()
-    app = ServiceApp(
+def app_with(relay: FlakyRelay) -> ServiceApp:
+    return ServiceApp(
         "catalog",
         wire=lambda runtime: Wiring(
             servicers=[FakeCatalog()], workers=[Worker("outbox-relay", relay.run)]
         ),
         migrations=MIGRATIONS,
     )
+
+
+async def test_a_crashed_worker_holds_the_instance_out_of_rotation_until_restarted(
+    database_url: str,
+) -> None:
+    upgrade_to_head(database_url, MIGRATIONS)
+    relay = FlakyRelay(RuntimeError("a bug"))
+    app = app_with(relay)
     db = Database(database_url)
     try:
         async with serving(app, Runtime(instance_settings("catalog", database_url), db)) as channel:
@@ -74,3 +79,24 @@ async def test_a_crashed_worker_holds_the_instance_out_of_rotation_until_restart
     assert seen_down == NOT_SERVING
     assert reply.product.sku == "SKU-1"
     assert relay.runs == 2
+
+
+async def test_a_worker_that_met_a_dependency_fault_is_restarted_without_leaving_rotation(
+    database_url: str,
+) -> None:
+    upgrade_to_head(database_url, MIGRATIONS)
+    relay = FlakyRelay(ConnectionRefusedError("the broker went away"))
+    db = Database(database_url)
+    seen: list[int] = []
+    try:
+        runtime = Runtime(instance_settings("catalog", database_url), db)
+        async with serving(app_with(relay), runtime) as channel:
+            relay.crash.set()
+            while not relay.running_again.is_set():
+                seen.append(await health(channel))
+                await asyncio.sleep(0.01)
+    finally:
+        await db.dispose()
+
+    assert relay.runs == 2
+    assert NOT_SERVING not in seen  # the fault is the dependency's to report, not the worker's

@@ -3,7 +3,7 @@
     app = ServiceApp("catalog", wire=wire, errors=ERRORS, migrations=MIGRATIONS_DIR)
 
     def wire(runtime: Runtime) -> Wiring:
-        uow = runtime.units_of_work(Repositories)
+        uow = runtime.units_of_work(Repositories.on)
         return Wiring(servicers=[CatalogApi(uow)], on_start=[...], workers=[...])
 
 `app.main()` is the service's `python -m <service>`: `migrate` brings the database to the
@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import functools
 import logging
+import random
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -37,8 +38,9 @@ from prometheus_client import start_http_server
 from sqlalchemy import exc as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chassis import context
+from chassis import context, faults
 from chassis.config import ServiceSettings
+from chassis.consumer import EventConsumer, Subscription
 from chassis.db import Database
 from chassis.errors import NO_ERRORS, ErrorMap
 from chassis.logs import configure_logging
@@ -75,6 +77,8 @@ class Wiring:
     on_start: Sequence[Hook] = ()
     """Run in order once the schema is at head, before the instance serves (seed data)."""
     workers: Sequence[Worker] = ()
+    subscriptions: Sequence[Subscription] = ()
+    """The events it consumes (chassis.consumer); each runs as a worker."""
 
 
 @dataclass(frozen=True)
@@ -193,20 +197,26 @@ class Instance:
             self.background.spawn(functools.partial(supervise, worker, readiness))
 
     def _chassis_workers(self) -> list[Worker]:
-        """What every service runs: the outbox relay (unless it publishes nowhere)."""
+        """What every service runs: the outbox relay, and a consumer per subscription
+        (none of them without a NATS server to talk to)."""
         settings = self.runtime.settings
         if not settings.nats_url:
             return []
+        labels = (settings.service, settings.instance)
+        consumers = [
+            Worker(f"consumer {s.name}", EventConsumer(s, settings.nats_url, labels).run)
+            for s in self.wiring.subscriptions
+        ]
         relay = OutboxRelay(
             self.runtime.db,
             RelaySettings(
                 nats_url=settings.nats_url,
                 poll_interval_s=settings.relay_poll_interval_s,
                 retention_s=settings.outbox_retention_s,
-                labels=(settings.service, settings.instance),
+                labels=labels,
             ),
         )
-        return [Worker("outbox-relay", relay.run)]
+        return [Worker("outbox-relay", relay.run), *consumers]
 
     async def stop(self) -> None:
         try:
@@ -236,8 +246,10 @@ class Background:
 
 
 async def supervise(worker: Worker, readiness: Readiness) -> None:
-    """Runs the worker for the instance's life, restarting it with backoff when it dies;
-    the instance does not serve while it is down."""
+    """Runs the worker for the instance's life, restarting it when it dies: after a bug,
+    with backoff (0.5 s doubling to 30 s) and out of rotation meanwhile; after a dependency
+    fault (chassis.faults), within a second and without leaving rotation, since the
+    dependency's own watch (the database's) already says whether the instance serves."""
     first, cap = WORKER_BACKOFF_S
     delay = first
     blocker = f"worker {worker.name}"
@@ -247,12 +259,33 @@ async def supervise(worker: Worker, readiness: Readiness) -> None:
             reason = "returned"
             log.error("worker %s returned; restarting it in %.1f s", worker.name, delay)
         except Exception as error:
+            if faults.classify(error) is not None:
+                log.warning("worker %s: %r; restarting it", worker.name, error)
+                await asyncio.sleep(random.uniform(0.1, 1.0))
+                continue
             reason = f"crashed: {error.__class__.__name__}: {error}"
             log.exception("worker %s crashed; restarting it in %.1f s", worker.name, delay)
         await readiness.block(blocker, f"{blocker} {reason}")
         await asyncio.sleep(delay)
         delay = min(delay * 2, cap)
         await readiness.unblock(blocker)
+
+
+def periodic(name: str, work: Callable[[], Awaitable[object]], interval_s: float) -> Worker:
+    """A worker that runs `work` every `interval_s` (a sweeper, a timer). A round that fails
+    for a dependency fault is skipped; a bug ends the worker (and it is restarted)."""
+
+    async def run() -> None:
+        while True:
+            try:
+                await work()
+            except Exception as error:
+                if faults.classify(error) is None:
+                    raise
+                log.warning("%s: round skipped: %r", name, error)
+            await asyncio.sleep(interval_s)
+
+    return Worker(name, run)
 
 
 async def watch_database(runtime: Runtime, readiness: Readiness) -> None:

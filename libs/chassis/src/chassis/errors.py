@@ -12,13 +12,14 @@ contract, so a caller (the saga) can tell "out of stock" from "the service is do
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 import grpc.aio
 from google.protobuf.descriptor import EnumDescriptor
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 
 from chassis import status
@@ -76,27 +77,36 @@ class Answer:
     message: str
     field: str | None = None
     metadata: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    extra: Sequence[Message] = ()
+    """More google.rpc details the contract asks for (e.g. a PreconditionFailure)."""
 
-    def details(self) -> list[error_details_pb2.ErrorInfo | error_details_pb2.BadRequest]:
+    def details(self) -> list[Message]:
         info = error_details_pb2.ErrorInfo(
             reason=self.reason.name, domain=self.reason.domain, metadata=dict(self.metadata)
         )
-        if not self.field:
-            return [info]
-        violation = error_details_pb2.BadRequest.FieldViolation(
-            field=self.field, description=self.message
-        )
-        return [info, error_details_pb2.BadRequest(field_violations=[violation])]
+        details: list[Message] = [info]
+        if self.field:
+            violation = error_details_pb2.BadRequest.FieldViolation(
+                field=self.field, description=self.message
+            )
+            details.append(error_details_pb2.BadRequest(field_violations=[violation]))
+        return [*details, *self.extra]
+
+
+Details = Callable[[Any], Sequence[Message]]
+"""More details for an answer, from the exception (e.g. a PreconditionFailure)."""
+Mapped = tuple[grpc.StatusCode, Reason] | tuple[grpc.StatusCode, Reason, Details]
 
 
 class ErrorMap:
-    """A service's domain exceptions -> gRPC code and ErrorReason, declared once.
+    """A service's domain exceptions -> gRPC code and ErrorReason (and, where the contract
+    asks for more, a function giving further details), declared once.
 
     Subclasses match their nearest mapped ancestor. The chassis's own outcomes (a reused
     idempotency key) are always mapped."""
 
-    def __init__(self, entries: Mapping[type[Exception], tuple[grpc.StatusCode, Reason]]) -> None:
-        self._entries: dict[type[Exception], tuple[grpc.StatusCode, Reason]] = {
+    def __init__(self, entries: Mapping[type[Exception], Mapped]) -> None:
+        self._entries: dict[type[Exception], Mapped] = {
             IdempotencyKeyReused: (grpc.StatusCode.ALREADY_EXISTS, IDEMPOTENCY_KEY_REUSED),
             **entries,
         }
@@ -106,10 +116,11 @@ class ErrorMap:
         for cls in type(error).__mro__:
             mapped = self._entries.get(cls)
             if mapped is not None:
-                code, reason = mapped
+                code, reason = mapped[0], mapped[1]
+                extra = mapped[2](error) if len(mapped) == 3 else ()
                 if isinstance(error, DomainError):
-                    return Answer(code, reason, error.message, error.field, error.metadata)
-                return Answer(code, reason, str(error))
+                    return Answer(code, reason, error.message, error.field, error.metadata, extra)
+                return Answer(code, reason, str(error), extra=extra)
         return None
 
 

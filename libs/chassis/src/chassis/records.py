@@ -3,7 +3,7 @@ a command (returned again to a retry with the same idempotency key) and the fing
 its request.
 
 Handles what domain models are made of: frozen dataclasses, tuples, lists, dicts with
-string keys, str/int/float/bool/None, datetime, Enum, UUID and Optional/unions with None.
+string keys, str/int/float/bool/None, datetime, timedelta, Enum, UUID and Optional/unions with None.
 Decoding is driven by the type hints, so a stored outcome comes back as the same types.
 """
 
@@ -16,7 +16,7 @@ import json
 import types
 import typing
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -43,6 +43,8 @@ def _plain(value: object) -> Any:  # noqa: PLR0911 - one branch per kind of valu
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return _plain(value.value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetimes are ambiguous; use an aware one")
@@ -82,6 +84,8 @@ def _typed(kind: Any, value: Any) -> Any:  # noqa: PLR0911 - one branch per kind
         return kind(**fields)
     if kind is datetime:
         return datetime.fromisoformat(value)
+    if kind is timedelta:
+        return timedelta(seconds=value)
     if isinstance(kind, type) and issubclass(kind, enum.Enum | uuid.UUID):
         return kind(value)
     return value

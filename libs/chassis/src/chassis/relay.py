@@ -19,20 +19,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import nats
-import nats.errors
 import psycopg
-from nats.aio.client import Client
 from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 
-from chassis import faults
+from chassis import broker, faults
+from chassis.broker import Backoff
 from chassis.db import Database
 from chassis.outbox import NOTIFY_CHANNEL
 from shop.common.v1.event_pb2 import EventEnvelope
@@ -49,14 +46,7 @@ PUBLISHED = Counter("outbox_published_events", "Events published to JetStream.",
 RELAY_LOCK_ID = 0x0B7B0C5  # one relay per database: any constant unique within it
 BATCH = 100
 PUBLISH_TIMEOUT_S = 5.0
-BACKOFF_S = (0.1, 5.0)  # while NATS is unreachable: first delay, cap (jittered, doubling)
 PRUNE_EVERY_S = 60.0
-
-NATS_FAILURES = (
-    nats.errors.Error,
-    asyncio.TimeoutError,
-    OSError,
-)  # what a broken connection to NATS raises
 
 
 @dataclass(frozen=True)
@@ -94,7 +84,9 @@ class OutboxRelay:
     async def _relay_while_connected(self) -> None:
         async with self._active_relay() as listener:
             log.info("outbox relay active")
-            nc = await self._connect()
+            nc = await broker.connect(
+                self._settings.nats_url, f"outbox-relay {self._settings.labels[1]}"
+            )
             try:
                 js = nc.jetstream(timeout=PUBLISH_TIMEOUT_S)
                 await self._relay(js, listener)
@@ -107,7 +99,7 @@ class OutboxRelay:
         while True:
             try:
                 published = await self.publish_pending(js)
-            except NATS_FAILURES as error:
+            except broker.FAILURES as error:
                 delay = backoff.next()
                 log.warning("cannot publish to NATS (%r); retrying in %.2f s", error, delay)
                 await asyncio.sleep(delay)
@@ -185,22 +177,6 @@ class OutboxRelay:
             await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
             yield conn
 
-    async def _connect(self) -> Client:
-        backoff = Backoff()
-        while True:
-            try:
-                return await nats.connect(
-                    self._settings.nats_url,
-                    connect_timeout=2,
-                    max_reconnect_attempts=-1,  # once connected, it reconnects forever
-                    reconnect_time_wait=0.5,
-                    name=f"outbox-relay {self._settings.labels[1]}",
-                )
-            except NATS_FAILURES as error:
-                delay = backoff.next()
-                log.warning("cannot reach NATS (%r); retrying in %.2f s", error, delay)
-                await asyncio.sleep(delay)
-
 
 async def _try_lock(conn: psycopg.AsyncConnection) -> bool:
     cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_ID,))
@@ -223,18 +199,3 @@ def _headers(event_id: str, envelope_bytes: bytes) -> dict[str, str]:
     if envelope.tracestate:
         headers["tracestate"] = envelope.tracestate
     return headers
-
-
-class Backoff:
-    """Jittered exponential backoff (full jitter)."""
-
-    def __init__(self) -> None:
-        self._attempt = 0
-
-    def next(self) -> float:
-        first, cap = BACKOFF_S
-        self._attempt += 1
-        return random.uniform(0, min(cap, first * 2**self._attempt))
-
-    def reset(self) -> None:
-        self._attempt = 0

@@ -1,5 +1,6 @@
 """`shop`: run the local stack. `shop up`, `shop status`, `shop logs`, `shop token`,
-`shop drain`/`shop undrain`, `shop down`."""
+`shop drain`/`shop undrain`, `shop dlq list`/`shop dlq redrive`, `shop bench reads`,
+`shop down`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from shoptools.mesh.render import write_configs
 from shoptools.services import deployable_services
 from shoptools.shop import chaos
 from shoptools.shop.ready import print_ready, shop_command
-from shoptools.stack import logs, rotation, runfile, stack, status
+from shoptools.stack import deadletters, logs, rotation, runfile, stack, status
 from shoptools.stack.runfile import RunState
 from shoptools.stack.supervisor import Supervisor
 from shoptools.stack.wiring import MeshSetup
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - a return per 
         return logs.show_logs(
             topology.log_dir, args.component, follow=args.follow, lines=args.lines, out=sys.stdout
         )
+    if args.command == "dlq":
+        if args.dlq == "list":
+            return deadletters.show(topology, as_json=args.json, out=sys.stdout)
+        return deadletters.redrive(topology, subscription=args.subscription, out=sys.stdout)
     if args.command in ("drain", "undrain"):
         serving = args.command == "undrain"
         return rotation.set_in_rotation(topology, args.instance, serving=serving, out=sys.stdout)
@@ -243,6 +248,16 @@ def _parser() -> argparse.ArgumentParser:
     ):
         rotate = commands.add_parser(name, parents=[common], help=what)
         rotate.add_argument("instance", help="e.g. catalog-2")
+    dlq = commands.add_parser(
+        "dlq", parents=[common], help="events consumers could not handle: list, redrive"
+    )
+    dlq_commands = dlq.add_subparsers(dest="dlq", required=True)
+    dlq_list = dlq_commands.add_parser("list", parents=[common], help="every dead letter, why")
+    dlq_list.add_argument("--json", action="store_true", help="machine-readable")
+    redrive = dlq_commands.add_parser(
+        "redrive", parents=[common], help="publish dead letters again on their subjects"
+    )
+    redrive.add_argument("--subscription", help="only this consumer's (default: all)")
     token = commands.add_parser("token", parents=[common], help="print a JWT for the gateway")
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--customer", metavar="ID", help="a customer token for customer ID")

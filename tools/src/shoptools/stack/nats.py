@@ -17,6 +17,10 @@ from shoptools.topology import Topology
 # one stream per context whose contract declares events (ORDERS on orders.>, ...). Audit
 # only consumes, so it has none.
 STREAMS = {s.name.upper(): f"{s.name}.>" for s in load_contracts().values() if s.publishes_events}
+# Where consumers park what they cannot handle (chassis.consumer), per service and
+# subscription: deadletter.<service>.<subscription>. `shop dlq` reads and redrives it.
+DEAD_LETTER_STREAM = "DEADLETTER"
+STREAMS[DEAD_LETTER_STREAM] = "deadletter.>"
 DUPLICATE_WINDOW_S = 120.0  # Nats-Msg-Id dedup window for the outbox relays' retries
 
 

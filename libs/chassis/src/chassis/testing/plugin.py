@@ -176,6 +176,19 @@ def service_app() -> ServiceApp:
     )
 
 
+@pytest.fixture(autouse=True)
+def service_context(request: pytest.FixtureRequest) -> None:
+    """Names the service under test in the chassis context, as serve() does in a process
+    (events carry it as their source), for every test of a service's suite."""
+    from chassis import context  # noqa: PLC0415
+
+    try:
+        app: ServiceApp = request.getfixturevalue("service_app")
+    except pytest.UsageError:
+        return  # not a service's suite (the chassis's own tests name theirs)
+    context.set_service(app.name)
+
+
 @pytest.fixture(scope="module")
 def database_url(
     postgres_server: PostgresServer, service_app: ServiceApp, request: pytest.FixtureRequest
@@ -241,8 +254,6 @@ def instance_settings(service: str, database_url: str, **overrides: object) -> S
 
 @pytest.fixture
 def runtime(service_app: ServiceApp, db: Database, clean_database: str) -> Runtime:
-    from chassis import context  # noqa: PLC0415
     from chassis.app import Runtime  # noqa: PLC0415
 
-    context.set_service(service_app.name)  # events name their source service
     return Runtime(instance_settings(service_app.name, clean_database), db)
