@@ -11,7 +11,12 @@ ensure_venv() {
   fi
   # Reinstall only when the pins or the local packages' metadata change.
   local want
-  local packages=("$ROOT/gen/python" "$ROOT/tools" "$ROOT"/libs/* "$ROOT"/services/*)
+  # A package is a directory with a pyproject.toml (a service being written has none yet).
+  local packages=("$ROOT/gen/python" "$ROOT/tools")
+  local project
+  for project in "$ROOT"/libs/*/pyproject.toml "$ROOT"/services/*/pyproject.toml; do
+    [ -f "$project" ] && packages+=("$(dirname "$project")")
+  done
   want=$(cat "$ROOT/constraints.txt" "$ROOT/requirements/dev.in" \
     "${packages[@]/%//pyproject.toml}" | sha256sum | cut -c1-16)
   if [ -f "$VENV/.installed" ] && [ "$(cat "$VENV/.installed")" = "$want" ]; then

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shop.catalog.v1 import catalog_service_pb2_grpc as catalog_grpc
 from shoptools.stack.postgres import Postgres
-from shoptools.topology import Instance, Topology
+from shoptools.topology import Instance, Topology, one_of_each
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: `shop` finds mesh/policy.yaml there
 WAIT_S = 60.0
@@ -149,9 +149,11 @@ def running_stack(
     # Not pytest's tmp_path: the PostgreSQL socket lives in the state directory, and a Unix
     # socket path must stay short.
     state_dir = Path(tempfile.mkdtemp(prefix="shop-system-"))
+    # `shop up` runs every service, one instance each unless told otherwise: the same
+    # shape here gives the same ports.
     topology = Topology(
         state_dir=state_dir,
-        services=services,
+        services={**one_of_each(), **services},
         clients=tuple(clients),
     ).with_free_ports()
     args = ["up", "--base-port", str(topology.base_port)]

@@ -14,20 +14,28 @@ import grpc
 import httpx
 import psycopg
 import pytest
+import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from shoptools.stack import runfile
 
-from .harness import Stack, running_stack, wait_until
+from .harness import ROOT, Stack, running_stack, wait_until
 
 SKU = "KIT-CHEF-KNIFE-20"  # from the catalog's seed
 POOL_SIZE = 10  # the chassis default (SHOP_DB_POOL_SIZE)
 
 
 @pytest.fixture(scope="module")
-def faulty_stack() -> Iterator[Stack]:
-    """A stack of its own: these faults must not linger in other tests' stack."""
-    with running_stack(services={"catalog": 1}) as started:
+def faulty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of its own, so these faults cannot linger in other tests' stack, with the
+    gateway's rate limits lifted: a 429 here can only come from the service."""
+    policy = yaml.safe_load((ROOT / "mesh" / "policy.yaml").read_text())
+    unlimited = {"max_tokens": 1_000_000, "tokens_per_fill": 1_000_000, "fill_interval": "1s"}
+    for bucket in ("per_customer", "per_address", "overall"):
+        policy["gateway"]["rate_limit"][bucket] = unlimited
+    path = tmp_path_factory.mktemp("faults") / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    with running_stack(services={"catalog": 1}, policy=path) as started:
         yield started
 
 

@@ -1,10 +1,15 @@
-"""Example products shared by the catalog's unit and integration tests."""
+"""Example products and types shared by the catalog's unit and integration tests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from catalog.domain import Money, ProductContent
+from catalog.repository import Repositories
+from chassis.uow import SqlUnitOfWork
+
+UnitsOfWork = Callable[[], SqlUnitOfWork[Repositories]]
 
 
 def product(sku: str = "KIT-KNIFE-1", **changes: object) -> ProductContent:

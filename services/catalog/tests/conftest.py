@@ -3,16 +3,12 @@ real Postgres and a migrated database per module for the service named here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
+from catalog_examples import UnitsOfWork
 
 from catalog.main import app
 from catalog.repository import Repositories
 from chassis.app import Runtime, ServiceApp
-from chassis.uow import SqlUnitOfWork
-
-UnitsOfWork = Callable[[], SqlUnitOfWork[Repositories]]
 
 
 @pytest.fixture(scope="session")

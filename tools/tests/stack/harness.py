@@ -17,7 +17,7 @@ import psutil
 from shoptools.stack import runfile
 from shoptools.stack.postgres import Postgres
 from shoptools.stack.runfile import RunState
-from shoptools.topology import Topology
+from shoptools.topology import Topology, one_of_each
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: `shop` finds the mesh policy there
 
@@ -28,7 +28,9 @@ def isolated_topology(**services: int) -> Iterator[Topology]:
     # socket path must stay short (about 100 bytes).
     path = Path(tempfile.mkdtemp(prefix="shop-test-"))
     try:
-        yield Topology(state_dir=path, services=services).with_free_ports()
+        # `shop up` runs every service, one instance each unless told otherwise.
+        shape = {**one_of_each(), **services}
+        yield Topology(state_dir=path, services=shape).with_free_ports()
     finally:
         shutil.rmtree(path, ignore_errors=True)
 

@@ -31,7 +31,8 @@ def topology() -> Iterator[Topology]:
 def test_up_then_down_leaves_no_process(topology: Topology) -> None:
     with running_stack(topology):
         pids = recorded_pids(run_state(topology))
-        assert len(pids) == 6  # supervisor, postgres, nats, catalog-1 and sidecar, gateway
+        # The supervisor, postgres, nats and the gateway; each instance and its sidecar.
+        assert len(pids) == 4 + 2 * len(topology.instances())
 
         result = shop(topology, "down")
 

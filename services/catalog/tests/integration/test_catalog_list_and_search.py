@@ -3,8 +3,7 @@
 import uuid
 
 import pytest
-from catalog_examples import product
-from conftest import UnitsOfWork
+from catalog_examples import UnitsOfWork, product
 
 from catalog import seed, service
 from catalog.page_tokens import InvalidPageToken

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 
 import pytest
-from conftest import UnitsOfWork
+from catalog_examples import UnitsOfWork
 
 from catalog import seed, service
 from catalog.domain import Money

@@ -5,8 +5,7 @@ import uuid
 
 import protovalidate
 import pytest
-from catalog_examples import product
-from conftest import UnitsOfWork
+from catalog_examples import UnitsOfWork, product
 
 from catalog import service
 from catalog.domain import Money, ProductNotFound
