@@ -1,0 +1,3 @@
+from inventory.main import app
+
+app.main()
