@@ -265,3 +265,27 @@ async def test_a_conflict_that_outlives_its_retries_surfaces(db: Database) -> No
     with pytest.raises(sa.OperationalError):
         await always_conflicting()
     assert attempts == CONFLICT_ATTEMPTS
+
+
+async def test_a_read_runs_without_a_transaction_and_leaves_none_behind(chassis_db: str) -> None:
+    context.set_service("catalog")
+    db = Database(chassis_db, pool_size=1)  # one connection: the read's, then the writer's
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(text("CREATE TABLE counters (name text PRIMARY KEY, value int)"))
+        await bump(units(db), str(uuid.uuid4()), Bump("a"))
+
+        async with units(db).read() as uow:
+            assert await uow.repos.read("a") == 1
+            own_transaction = await uow.repos.conn.scalar(
+                text("SELECT now() = statement_timestamp()")
+            )
+            with pytest.raises(RuntimeError, match="no transaction"):
+                await uow.commit()
+        with pytest.raises(RuntimeError):
+            await fail_half_way(units(db))  # on the same pooled connection, after the read
+
+        assert await counter(db, "a") == 1  # the failed writer rolled back: autocommit was off
+        assert own_transaction is True  # each statement of a read is its own transaction
+    finally:
+        await db.dispose()

@@ -77,7 +77,7 @@ class Wiring:
     on_start: Sequence[Hook] = ()
     """Run in order once the schema is at head, before the instance serves (seed data)."""
     workers: Sequence[Worker] = ()
-    subscriptions: Sequence[Subscription] = ()
+    subscriptions: Sequence[Subscription[Any]] = ()
     """The events it consumes (chassis.consumer); each runs as a worker."""
 
 

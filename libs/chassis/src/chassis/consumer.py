@@ -25,6 +25,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import nats.errors
 import protovalidate
@@ -76,16 +77,16 @@ class Delivery:
         return str(uuid.uuid5(INBOX_NAMESPACE, f"{self.subscription}/{self.envelope.id}"))
 
 
-Handler = Callable[[Message, Delivery], Awaitable[object]]
+E = TypeVar("E", bound=Message)
 
 
 @dataclass(frozen=True)
-class Subscription:
+class Subscription(Generic[E]):
     name: str
     """The durable consumer's name, unique across the stack: "<service>-<what it does>"."""
-    events: Sequence[type[Message]]
+    events: Sequence[type[E]]
     """The event types it handles, all of one context (one stream)."""
-    handle: Handler
+    handle: Callable[[E, Delivery], Awaitable[object]]
 
     @property
     def subjects(self) -> list[str]:
@@ -107,7 +108,9 @@ class DeadLetter(Exception):
 class EventConsumer:
     """Runs one subscription until cancelled (a chassis worker)."""
 
-    def __init__(self, subscription: Subscription, nats_url: str, labels: tuple[str, str]) -> None:
+    def __init__(
+        self, subscription: Subscription[Any], nats_url: str, labels: tuple[str, str]
+    ) -> None:
         self._subscription = subscription
         self._nats_url = nats_url
         self._service = labels[0]

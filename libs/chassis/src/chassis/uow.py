@@ -25,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Generic, ParamSpec, Protocol, TypeVar
 
@@ -56,6 +57,12 @@ class UnitOfWork(Protocol[R_co]):
         ...
 
     async def __aenter__(self) -> UnitOfWork[R_co]: ...
+
+    def read(self) -> AbstractAsyncContextManager[UnitOfWork[R_co]]:
+        """For a query: the repositories without a transaction (each statement sees its
+        own consistent snapshot), so a read costs one round trip, not three. Nothing can
+        be claimed, emitted or committed in it."""
+        ...
 
     async def __aexit__(
         self,
@@ -92,6 +99,7 @@ class SqlUnitOfWork(Generic[R]):
         self._events: list[outbox.OutboxRow] = []
         self._claimed: str | None = None
         self._committed = False
+        self._reading = False
 
     @property
     def repos(self) -> R:
@@ -129,7 +137,7 @@ class SqlUnitOfWork(Generic[R]):
     async def claim(self, key: str, request: object, outcome: type[T]) -> T | None:
         kind = type(request)
         stored = await idempotency.claim(
-            self._connection(),
+            self._writing(),
             key=key,
             operation=f"{kind.__module__}.{kind.__qualname__}",
             request_hash=records.fingerprint(request),
@@ -139,11 +147,30 @@ class SqlUnitOfWork(Generic[R]):
             return None
         return records.load(outcome, stored)
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqlUnitOfWork[R]]:
+        conn = await self._db.connect()
+        driver = (await conn.get_raw_connection()).driver_connection
+        try:
+            # Autocommit on the driver: no BEGIN and no ROLLBACK round trips. Restored
+            # before the connection goes back to the pool, where writers expect transactions.
+            await driver.set_autocommit(True)  # type: ignore[union-attr]
+            try:
+                self._conn, self._repos = conn, self._repositories(conn)
+                self._reading = True
+                yield self
+            finally:
+                await driver.set_autocommit(False)  # type: ignore[union-attr]
+        finally:
+            self._conn, self._repos, self._reading = None, None, False
+            await conn.close()
+
     def emit(self, event: Message, aggregate_id: str) -> None:
+        self._writing()
         self._events.append(outbox.envelop(event, aggregate_id))
 
     async def commit(self, outcome: object = None) -> None:
-        conn = self._connection()
+        conn = self._writing()
         await outbox.write(conn, self._events)
         if self._claimed is not None:
             await idempotency.record(conn, key=self._claimed, outcome=records.dump(outcome))
@@ -154,6 +181,11 @@ class SqlUnitOfWork(Generic[R]):
         if self._conn is None:
             raise RuntimeError("the unit of work is used outside its `async with` block")
         return self._conn
+
+    def _writing(self) -> AsyncConnection:
+        if self._reading:
+            raise RuntimeError("a read() has no transaction: claim, emit and commit need one")
+        return self._connection()
 
 
 def retry_conflicts(use_case: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

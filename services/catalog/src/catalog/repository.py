@@ -6,14 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Row, func, literal_column, select, text
+from sqlalchemy import Row, bindparam, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from catalog.domain import Money, Product, ProductContent
 from catalog.tables import products
+from chassis.db import Query, fetch
 
 _PRODUCT_COLUMNS = [c for c in products.c if c.name != "search"]
+# GetProduct is the hottest call there is: compiled once, run on the driver.
+_GET = Query(select(*_PRODUCT_COLUMNS).where(products.c.sku == bindparam("sku")))
 
 
 class Products(Protocol):
@@ -53,10 +56,8 @@ class ProductRepository:
         )
 
     async def get(self, sku: str) -> Product | None:
-        row = (
-            await self._conn.execute(select(*_PRODUCT_COLUMNS).where(products.c.sku == sku))
-        ).first()
-        return None if row is None else _product(row)
+        rows = await fetch(self._conn, _GET, {"sku": sku})
+        return _product(rows[0]) if rows else None
 
     async def save(self, product: Product) -> None:
         content = product.content
@@ -107,15 +108,16 @@ def _products(rows: Sequence[Row[Any]]) -> list[Product]:
     return [_product(row) for row in rows]
 
 
-def _product(row: Row[Any]) -> Product:
-    r = row._mapping
+def _product(row: Sequence[Any]) -> Product:
+    """A product from a row of _PRODUCT_COLUMNS, in their order."""
+    sku, name, description, currency, minor, categories, weight, image_url, version, at = row
     content = ProductContent(
-        sku=r["sku"],
-        name=r["name"],
-        description=r["description"],
-        price=Money(r["price_currency"], r["price_minor"]),
-        categories=tuple(r["categories"]),
-        weight_grams=r["weight_grams"],
-        image_url=r["image_url"],
+        sku=sku,
+        name=name,
+        description=description,
+        price=Money(currency, minor),
+        categories=tuple(categories),
+        weight_grams=weight,
+        image_url=image_url,
     )
-    return Product(content, version=r["version"], updated_at=r["updated_at"])
+    return Product(content, version=version, updated_at=at)

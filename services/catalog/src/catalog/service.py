@@ -28,7 +28,7 @@ class UpsertResult:
 
 
 async def get_product(uow: UnitOfWork[Repositories], sku: str) -> Product:
-    async with uow:
+    async with uow.read():
         product = await uow.repos.products.get(sku)
     if product is None:
         raise ProductNotFound(sku)
@@ -41,7 +41,7 @@ async def list_products(
     """Products ordered by SKU, optionally only those in `category`."""
     position = page_tokens.decode_list(page_token, category=category)
     size = _page_size(page_size)
-    async with uow:
+    async with uow.read():
         found = await uow.repos.products.list_page(
             after_sku=position.after_sku, category=category, limit=size + 1
         )
@@ -57,7 +57,7 @@ async def search_products(
     """Products matching `query` (web-search syntax), best match first."""
     position = page_tokens.decode_search(page_token, query=query)
     size = _page_size(page_size)
-    async with uow:
+    async with uow.read():
         found = await uow.repos.products.search_page(
             query=query, offset=position.offset, limit=size + 1
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -55,6 +57,10 @@ class InMemoryUnitOfWork(Generic[R]):
     ) -> None:
         self._pending = []
         self._claimed = None
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[InMemoryUnitOfWork[R]]:
+        yield self
 
     async def claim(self, key: str, request: object, outcome: type[T]) -> T | None:
         fingerprint = records.fingerprint(request)
