@@ -1,0 +1,3 @@
+from shipping.main import app
+
+app.main()
