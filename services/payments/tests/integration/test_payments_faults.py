@@ -1,0 +1,57 @@
+"""Payments under dependency faults (the chassis's scenarios, chassis.testing.faults): a
+database outage answers UNAVAILABLE, takes the instance out of rotation and heals by
+itself; a full connection pool sheds calls as RESOURCE_EXHAUSTED. The probe is an
+authorization (a fresh key each time), the call every order starts with."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import grpc.aio
+import pytest
+from grpc_health.v1 import health_pb2
+
+from chassis.app import ServiceApp
+from chassis.testing.faults import Answer, database_outage, pool_exhausted
+from chassis.testing.plugin import private_postgres
+from shop.common.v1 import money_pb2
+from shop.payments.v1 import payments_service_pb2 as pb
+from shop.payments.v1.payments_service_pb2_grpc import PaymentsServiceStub
+
+pytestmark = pytest.mark.anyio
+
+OK = Answer(grpc.StatusCode.OK, retry_hint=False)
+
+
+async def authorize(channel: grpc.aio.Channel) -> object:
+    request = pb.AuthorizePaymentRequest(
+        idempotency_key=str(uuid.uuid4()),
+        order_id=str(uuid.uuid4()),
+        customer_id="alice",
+        amount=money_pb2.Money(currency_code="EUR", amount_minor=1_000),
+        payment_token="tok_visa",
+    )
+    return await PaymentsServiceStub(channel).AuthorizePayment(request, timeout=10)
+
+
+async def test_a_database_outage_is_unavailable_and_the_instance_heals_by_itself(
+    service_app: ServiceApp,
+) -> None:
+    with private_postgres() as postgres:  # its own server: this test stops it
+        seen = await database_outage(service_app, postgres, authorize)
+
+    assert seen.before == OK
+    assert seen.during == Answer(grpc.StatusCode.UNAVAILABLE, retry_hint=True)
+    assert seen.health_during == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert seen.health_after == health_pb2.HealthCheckResponse.SERVING
+    assert seen.after == OK
+
+
+async def test_a_full_pool_sheds_the_call_instead_of_queueing_it(
+    service_app: ServiceApp, clean_database: str
+) -> None:
+    seen = await pool_exhausted(service_app, clean_database, authorize)
+
+    # Not DEADLINE_EXCEEDED: the call did not wait out its 10 s deadline for a connection.
+    assert seen == Answer(grpc.StatusCode.RESOURCE_EXHAUSTED, retry_hint=True)
