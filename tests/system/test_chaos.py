@@ -44,6 +44,11 @@ def timed_search(stack: Stack) -> tuple[float, grpc.RpcError | None]:
 
 def test_retries_and_ejection_hide_an_instance_that_fails_every_call(chaos_stack: Stack) -> None:
     orders = chaos_stack.client("orders")
+    # Both instances in rotation as the caller sees them (health checks pass: the fault
+    # spares them), so calls do reach the failing one.
+    chaos_stack.routes_as_checked(
+        orders, "catalog", {"catalog-1": "healthy", "catalog-2": "healthy"}
+    )
     sku = first_sku(chaos_stack)
     channel, stub = chaos_stack.catalog("orders")
 

@@ -1,14 +1,20 @@
-"""The service's database: a bounded pool of async SQLAlchemy Core connections on psycopg 3
-(explicit SQL, no ORM unit of work on the hot path).
+"""The service's database: async SQLAlchemy Core connections on psycopg 3 (explicit SQL, no
+ORM unit of work on the hot path), in two bounded sets of `SHOP_DB_POOL_SIZE` each:
 
-The pool is bounded (`SHOP_DB_POOL_SIZE`) and a call waits at most `SHOP_DB_POOL_TIMEOUT_S`
-for a free connection: past that it is shed (RESOURCE_EXHAUSTED, see chassis.faults)
-rather than queued past its deadline. How full the pool is, and how often a wait timed
-out, are golden signals on /metrics.
+- the pool the units of work take a connection from, for a transaction;
+- read connections (`reading()`, behind uow.read()): kept open in driver autocommit and
+  handed out from a queue, because a read that checks a connection out of a pool, switches
+  it to autocommit and back, and returns it costs more CPU than the query itself.
+
+A call waits at most `SHOP_DB_POOL_TIMEOUT_S` for a free connection: past that it is shed
+(RESOURCE_EXHAUSTED, see chassis.faults) rather than queued past its deadline. How many
+connections are in use, and how often a wait timed out, are golden signals on /metrics.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +25,7 @@ from sqlalchemy import exc as sa
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.expression import ClauseElement
 
 _LABELS = ("service", "instance")
@@ -40,22 +47,68 @@ class Database:
             pool_pre_ping=False,  # a dead connection fails one call (UNAVAILABLE), then is dropped
         )
         self._pool_size = pool_size
+        self._pool_timeout_s = pool_timeout_s
         self._timeouts: Counter | None = None
+        # Read connections: opened on demand up to pool_size, outside the pool (NullPool).
+        self._read_engine = create_async_engine(url, poolclass=NullPool)
+        self._idle_readers: asyncio.LifoQueue[AsyncConnection] = asyncio.LifoQueue()
+        self._readers_open = 0
 
     def observe(self, service: str, instance: str) -> None:
-        """Publishes the pool's saturation under the service's metric labels."""
-        POOL_SIZE.labels(service, instance).set(self._pool_size)
-        POOL_IN_USE.labels(service, instance).set_function(self.engine.pool.checkedout)  # type: ignore[attr-defined]
+        """Publishes the saturation of both sets under the service's metric labels."""
+        POOL_SIZE.labels(service, instance).set(2 * self._pool_size)
+        POOL_IN_USE.labels(service, instance).set_function(self._in_use)
         self._timeouts = POOL_TIMEOUTS.labels(service, instance)
+
+    def _in_use(self) -> int:
+        pooled: int = self.engine.pool.checkedout()  # type: ignore[attr-defined]
+        return pooled + self._readers_open - self._idle_readers.qsize()
 
     async def connect(self) -> AsyncConnection:
         """A pooled connection (close it to give it back); counts pool wait timeouts."""
         try:
             return await self.engine.connect()
         except sa.TimeoutError:
-            if self._timeouts is not None:
-                self._timeouts.inc()
+            self._shed()
             raise
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A read connection: no transaction, each statement sees its own snapshot."""
+        conn = await self._take_reader()
+        try:
+            yield conn
+        finally:
+            if _driver(conn).broken or conn.invalidated:
+                self._readers_open -= 1  # replaced by a new one when next needed
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            else:
+                self._idle_readers.put_nowait(conn)
+
+    async def _take_reader(self) -> AsyncConnection:
+        with contextlib.suppress(asyncio.QueueEmpty):
+            return self._idle_readers.get_nowait()
+        if self._readers_open < self._pool_size:
+            self._readers_open += 1
+            try:
+                conn = await self._read_engine.connect()
+                await _driver(conn).set_autocommit(True)
+            except BaseException:
+                self._readers_open -= 1
+                raise
+            return conn
+        try:
+            return await asyncio.wait_for(self._idle_readers.get(), self._pool_timeout_s)
+        except TimeoutError:
+            self._shed()
+            raise sa.TimeoutError(
+                f"no read connection free within {self._pool_timeout_s} s"
+            ) from None
+
+    def _shed(self) -> None:
+        if self._timeouts is not None:
+            self._timeouts.inc()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -73,7 +126,12 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        """Closes the pool's connections (on shutdown)."""
+        """Closes every connection (on shutdown)."""
+        while not self._idle_readers.empty():
+            with contextlib.suppress(Exception):
+                await self._idle_readers.get_nowait().close()
+        self._readers_open = 0
+        await self._read_engine.dispose()
         await self.engine.dispose()
 
 
@@ -92,7 +150,13 @@ async def fetch(
 ) -> Sequence[tuple[Any, ...]]:
     """The rows of `query` on the unit of work's connection (in its transaction, if any).
     Named parameters as the statement's bindparams; psycopg prepares repeated statements."""
-    raw = await conn.get_raw_connection()
-    driver: psycopg.AsyncConnection[tuple[Any, ...]] = raw.driver_connection  # type: ignore[assignment]
-    cursor = await driver.execute(query.sql, params)
+    cursor = await _driver(conn).execute(query.sql, params)
     return await cursor.fetchall()
+
+
+def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[tuple[Any, ...]]:
+    """The psycopg connection under an established SQLAlchemy one (no I/O, no greenlet)."""
+    driver: psycopg.AsyncConnection[tuple[Any, ...]] = (
+        conn.sync_connection.connection.driver_connection  # type: ignore[union-attr,assignment]
+    )
+    return driver

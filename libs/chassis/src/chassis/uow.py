@@ -149,21 +149,12 @@ class SqlUnitOfWork(Generic[R]):
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqlUnitOfWork[R]]:
-        conn = await self._db.connect()
-        driver = (await conn.get_raw_connection()).driver_connection
-        try:
-            # Autocommit on the driver: no BEGIN and no ROLLBACK round trips. Restored
-            # before the connection goes back to the pool, where writers expect transactions.
-            await driver.set_autocommit(True)  # type: ignore[union-attr]
+        async with self._db.reading() as conn:
+            self._conn, self._repos, self._reading = conn, self._repositories(conn), True
             try:
-                self._conn, self._repos = conn, self._repositories(conn)
-                self._reading = True
                 yield self
             finally:
-                await driver.set_autocommit(False)  # type: ignore[union-attr]
-        finally:
-            self._conn, self._repos, self._reading = None, None, False
-            await conn.close()
+                self._conn, self._repos, self._reading = None, None, False
 
     def emit(self, event: Message, aggregate_id: str) -> None:
         self._writing()

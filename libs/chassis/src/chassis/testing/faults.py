@@ -78,14 +78,16 @@ async def database_outage(
 
 
 async def pool_exhausted(app: ServiceApp, database_url: str, call: Call) -> Answer:
-    """What a call gets while every pooled connection is busy (a pool of one, held)."""
+    """What a call gets while every connection is busy: a pool of one transaction and one
+    read connection, both held."""
     db = Database(database_url, pool_size=1, pool_timeout_s=0.1)
     settings = instance_settings(app.name, database_url, db_pool_size=1)
     try:
         async with serving(app, Runtime(settings, db)) as channel:
             held = await db.connect()
             try:
-                return await answer(call(channel))
+                async with db.reading():
+                    return await answer(call(channel))
             finally:
                 await held.close()
     finally:
