@@ -8,7 +8,7 @@ import pytest
 
 from shoptools.mesh.policy import MeshPolicy, parse_policy
 from shoptools.mesh.sidecar import Fault
-from shoptools.stack.topology import Topology
+from shoptools.topology import Topology
 
 from .harness import Mesh
 

@@ -26,7 +26,7 @@ from shoptools.mesh.envoy import envoy_binary
 from shoptools.mesh.policy import GATEWAY, MeshPolicy
 from shoptools.mesh.render import write_configs
 from shoptools.mesh.sidecar import Fault
-from shoptools.stack.topology import Instance, Topology
+from shoptools.topology import Instance, Topology
 
 T = TypeVar("T")
 CATALOG = "shop.catalog.v1.CatalogService"

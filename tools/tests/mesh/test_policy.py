@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from shoptools.contracts.model import Access, load_contracts
 from shoptools.mesh import jwt
-from shoptools.mesh.contracts import Access, load_contracts
 from shoptools.mesh.policy import GATEWAY, PolicyError, load_policy, parse_duration, parse_policy
 
 from .conftest import TEST_POLICY

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from shoptools.mesh.contracts import Access, load_contracts
+from shoptools.contracts.model import Access, load_contracts
 from shoptools.mesh.envoy import service_routes
 from shoptools.mesh.gateway import render_gateway
 from shoptools.mesh.policy import load_policy
 from shoptools.mesh.render import validate_config, write_configs
 from shoptools.mesh.sidecar import Fault, render_sidecar
-from shoptools.stack.topology import Topology
+from shoptools.topology import Topology
 
 from .test_policy import REPO_POLICY
 

@@ -33,7 +33,7 @@ import math
 from google.protobuf import descriptor, descriptor_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from shoptools.mesh.contracts import Access, Method, Service, descriptor_set
+from shoptools.contracts.model import Access, Method, Service, descriptor_set
 from shoptools.mesh.envoy import (
     Config,
     bootstrap,
