@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -68,6 +69,40 @@ class UnaryServerInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
         self, handler: Handler, request: Message, context: Context, method: str
     ) -> Message:
         """Does this interceptor's part and calls `handler` (the rest of the chain)."""
+
+
+class InterceptorChain(grpc.aio.ServerInterceptor):
+    """Several interceptors as one. gRPC asks every interceptor for the handler on every
+    call, through a coroutine per interceptor; the chain is asked once, and composes the
+    stages' `around`s into one handler per method, once (partials: no frame of their own).
+    The first stage is the outermost."""
+
+    def __init__(self, stages: Sequence[UnaryServerInterceptor]) -> None:
+        self._stages = list(stages)
+        self._wrappers: dict[
+            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
+        ] = {}
+
+    async def intercept_service(
+        self, continuation: _Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        cached = self._wrappers.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        call: Handler = handler.unary_unary  # type: ignore[assignment]  # aio: a coroutine
+        for stage in reversed(self._stages):
+            call = functools.partial(stage.around, call, method=method)
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            call,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        self._wrappers[method] = (handler, wrapped)
+        return wrapped
 
 
 async def observe(
