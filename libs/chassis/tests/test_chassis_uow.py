@@ -18,7 +18,7 @@ from sqlalchemy import exc as sa
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chassis import context
+from chassis import context, faults
 from chassis.db import Database
 from chassis.domain import IdempotencyKeyReused
 from chassis.testing import outbox_events
@@ -289,3 +289,24 @@ async def test_a_read_runs_without_a_transaction_and_leaves_none_behind(chassis_
         assert own_transaction is True  # each statement of a read is its own transaction
     finally:
         await db.dispose()
+
+
+async def test_a_read_on_a_lost_connection_fails_as_a_fault_and_the_next_read_works(
+    chassis_db: str,
+) -> None:
+    db = Database(chassis_db, pool_size=1)  # one read connection: each read reuses it
+    try:
+        async with units(db).read() as uow:
+            backend = await uow.repos.conn.scalar(text("SELECT pg_backend_pid()"))
+        async with db.transaction() as admin:  # the server drops it, as in a restart
+            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+        with pytest.raises(sa.OperationalError) as lost:  # a fault (UNAVAILABLE), not a bug
+            async with units(db).read() as uow:
+                await uow.repos.conn.execute(text("SELECT 1"))
+        async with units(db).read() as uow:
+            assert await uow.repos.conn.scalar(text("SELECT 2")) == 2
+    finally:
+        await db.dispose()
+
+    assert faults.classify(lost.value) is not None

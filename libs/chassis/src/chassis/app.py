@@ -29,7 +29,7 @@ import functools
 import logging
 import random
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,7 +65,7 @@ class Worker:
     dying: it is logged, the instance goes NOT_SERVING, and it is restarted."""
 
     name: str
-    run: Callable[[], Awaitable[None]]
+    run: Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -271,14 +271,17 @@ async def supervise(worker: Worker, readiness: Readiness) -> None:
         await readiness.unblock(blocker)
 
 
-def periodic(name: str, work: Callable[[], Awaitable[object]], interval_s: float) -> Worker:
-    """A worker that runs `work` every `interval_s` (a sweeper, a timer). A round that fails
-    for a dependency fault is skipped; a bug ends the worker (and it is restarted)."""
+def periodic(name: str, batch: Callable[[], Awaitable[bool]], interval_s: float) -> Worker:
+    """A worker that runs `batch` every `interval_s` (a sweeper, a timer). `batch` says
+    whether it found a full batch (more may be due: the next one runs at once). A round
+    that fails for a dependency fault is skipped (the instance's health already follows
+    the dependency); a bug ends the worker, and it is restarted."""
 
     async def run() -> None:
         while True:
             try:
-                await work()
+                while await batch():
+                    pass
             except Exception as error:
                 if faults.classify(error) is None:
                     raise

@@ -69,6 +69,8 @@ class Delivery:
     envelope: EventEnvelope
     subscription: str
     attempt: int  # 1 on the first delivery
+    stream: str  # where the message is kept, e.g. "ORDERS"
+    stream_sequence: int  # its position there
 
     @property
     def key(self) -> str:
@@ -168,7 +170,10 @@ class EventConsumer:
         except DeadLetter as poison:
             await self._dead_letter(js, message, str(poison))
             return
-        delivery = Delivery(envelope, self._subscription.name, attempt)
+        metadata = message.metadata
+        delivery = Delivery(
+            envelope, self._subscription.name, attempt, metadata.stream, metadata.sequence.stream
+        )
         try:
             await self._handle(event, delivery, message)
         except Exception as error:

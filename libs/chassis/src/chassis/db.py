@@ -79,12 +79,25 @@ class Database:
         try:
             yield conn
         finally:
-            if _driver(conn).broken or conn.invalidated:
-                self._readers_open -= 1  # replaced by a new one when next needed
-                with contextlib.suppress(Exception):
-                    await conn.close()
-            else:
-                self._idle_readers.put_nowait(conn)
+            await self._give_back(conn)
+
+    async def _give_back(self, conn: AsyncConnection) -> None:
+        """Back to the queue if it still works, else closed (a new one is opened when next
+        needed). SQLAlchemy began its own bookkeeping transaction if the read ran a Core
+        statement (the driver autocommits): ended here, or the next read would inherit it,
+        and after an error refuse to run at all."""
+        try:
+            healthy = not conn.invalidated and not _driver(conn).broken
+            if healthy and conn.in_transaction():
+                await conn.rollback()
+        except Exception:
+            healthy = False
+        if healthy:
+            self._idle_readers.put_nowait(conn)
+            return
+        self._readers_open -= 1
+        with contextlib.suppress(Exception):
+            await conn.close()
 
     async def _take_reader(self) -> AsyncConnection:
         with contextlib.suppress(asyncio.QueueEmpty):

@@ -4,14 +4,13 @@ variables (the chassis's) and SHOP_SHIPPING_* ones (settings.py)."""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from chassis import clients
-from chassis.app import Runtime, ServiceApp, Wiring, Worker
+from chassis.app import Runtime, ServiceApp, Wiring
 from chassis.consumer import Delivery, Subscription
 from shipping import events, rates, service
-from shipping.dispatcher import dispatch_due_shipments
+from shipping.dispatcher import dispatch_timer
 from shipping.grpc_api import ERRORS, ShippingApi
 from shipping.repository import Repositories
 from shipping.service import Clock, utc_now
@@ -32,9 +31,7 @@ def wire(
     unit_of_work = runtime.units_of_work(Repositories.on)
     # The catalog is reached through the instance's sidecar (SHOP_MESH_OUTBOUND).
     weights = CatalogWeights(lambda: clients.channel(runtime.settings, "catalog"))
-    dispatcher = functools.partial(
-        dispatch_due_shipments, unit_of_work, interval_s=settings.dispatch_interval_s, clock=clock
-    )
+    dispatcher = dispatch_timer(unit_of_work, interval_s=settings.dispatch_interval_s, clock=clock)
     api = ShippingApi(
         unit_of_work,
         carriers=rates.Carriers(rates.load(settings.rate_table), settings.dispatch_delay),
@@ -52,7 +49,7 @@ def wire(
 
     return Wiring(
         servicers=[api],
-        workers=[Worker("dispatch-timer", dispatcher)],
+        workers=[dispatcher],
         subscriptions=[
             Subscription("shipping-order-cancelled", [OrderCancelled], on_order_cancelled)
         ],

@@ -160,9 +160,7 @@ async def test_the_dispatch_timer_worker_dispatches_due_shipments_and_keeps_runn
     clock.advance(DISPATCH_DELAY)
     not_due = await create(uow, clock)
 
-    worker = asyncio.create_task(
-        dispatcher.dispatch_due_shipments(uow, interval_s=0.01, clock=clock)
-    )
+    worker = asyncio.create_task(dispatcher.dispatch_timer(uow, interval_s=0.01, clock=clock).run())
     try:
         async with asyncio.timeout(30):
             while (await service.get_shipment(uow(), due.shipment_id)).status is (

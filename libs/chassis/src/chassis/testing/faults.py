@@ -1,8 +1,10 @@
 """Dependency faults every service must survive, as scenarios its own tests run against
-its real instance and a real PostgreSQL; they return what a caller saw, the test asserts.
+its real instance and a real PostgreSQL. A service's faults test is two lines per case:
 
-    observations = await database_outage(app, private_server, call=get_some_product)
-    assert observations.during == grpc.StatusCode.UNAVAILABLE
+    async def test_a_database_outage_is_survived(service_app: ServiceApp) -> None:
+        await assert_database_outage_survived(service_app, get_some_product)
+
+(`database_outage` and `pool_exhausted` return what a caller saw, for other assertions.)
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from dataclasses import dataclass
 import grpc
 import grpc.aio
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2
 
 from chassis import status
 from chassis.app import Runtime, ServiceApp
 from chassis.db import Database
 from chassis.migrations import upgrade_to_head
-from chassis.testing.plugin import PostgresServer, instance_settings
+from chassis.testing.plugin import PostgresServer, instance_settings, private_postgres
 from chassis.testing.server import health, serving, until_serving
 
 Call = Callable[[grpc.aio.Channel], Awaitable[object]]
@@ -32,6 +35,9 @@ WAIT_S = 30.0  # for health to follow the database; generous for a loaded machin
 class Answer:
     code: grpc.StatusCode
     retry_hint: bool  # a google.rpc.RetryInfo came with it
+
+
+OK = Answer(grpc.StatusCode.OK, retry_hint=False)
 
 
 @dataclass(frozen=True)
@@ -92,3 +98,23 @@ async def pool_exhausted(app: ServiceApp, database_url: str, call: Call) -> Answ
                 await held.close()
     finally:
         await db.dispose()
+
+
+async def assert_database_outage_survived(app: ServiceApp, call: Call) -> None:
+    """What every service owes its callers when its database goes away and comes back:
+    UNAVAILABLE with a retry hint meanwhile (never INTERNAL), out of rotation, and back by
+    itself. Runs on a PostgreSQL server of its own (it stops it)."""
+    with private_postgres() as postgres:
+        seen = await database_outage(app, postgres, call)
+    assert seen.before == OK
+    assert seen.during == Answer(grpc.StatusCode.UNAVAILABLE, retry_hint=True)
+    assert seen.health_during == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert seen.health_after == health_pb2.HealthCheckResponse.SERVING
+    assert seen.after == OK
+
+
+async def assert_full_pool_sheds(app: ServiceApp, database_url: str, call: Call) -> None:
+    """A call that finds every connection busy is shed at once with RESOURCE_EXHAUSTED and a
+    retry hint: not DEADLINE_EXCEEDED, so it did not wait out its deadline in a queue."""
+    seen = await pool_exhausted(app, database_url, call)
+    assert seen == Answer(grpc.StatusCode.RESOURCE_EXHAUSTED, retry_hint=True)
