@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from shop.audit.v1 import audit_record_pb2 as _audit_record_pb2
 import builtins as _builtins
 import sys
@@ -19,6 +20,42 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ChainBreak:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChainBreakEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChainBreak.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHAIN_BREAK_UNSPECIFIED: _ChainBreak.ValueType  # 0
+    CHAIN_BREAK_RECORD_ALTERED: _ChainBreak.ValueType  # 1
+    """The record's event no longer hashes to its `record_hash` (or audit's index of it
+    disagrees with the event): the record was altered.
+    """
+    CHAIN_BREAK_LINK_BROKEN: _ChainBreak.ValueType  # 2
+    """The record's `previous_hash` is not its predecessor's `record_hash`, or its hash is
+    not the one audit's head recorded for it: a record before it was rewritten with a
+    recomputed hash, or records were inserted or reordered.
+    """
+    CHAIN_BREAK_RECORD_MISSING: _ChainBreak.ValueType  # 3
+    """The record is gone: a later one exists, or audit's head says it was appended."""
+
+class ChainBreak(_ChainBreak, metaclass=_ChainBreakEnumTypeWrapper):
+    """How the chain is broken at its first broken record."""
+
+CHAIN_BREAK_UNSPECIFIED: ChainBreak.ValueType  # 0
+CHAIN_BREAK_RECORD_ALTERED: ChainBreak.ValueType  # 1
+"""The record's event no longer hashes to its `record_hash` (or audit's index of it
+disagrees with the event): the record was altered.
+"""
+CHAIN_BREAK_LINK_BROKEN: ChainBreak.ValueType  # 2
+"""The record's `previous_hash` is not its predecessor's `record_hash`, or its hash is
+not the one audit's head recorded for it: a record before it was rewritten with a
+recomputed hash, or records were inserted or reordered.
+"""
+CHAIN_BREAK_RECORD_MISSING: ChainBreak.ValueType  # 3
+"""The record is gone: a later one exists, or audit's head says it was appended."""
+Global___ChainBreak: _TypeAlias = ChainBreak  # noqa: Y015
 
 @_typing.final
 class ListEventsRequest(_message.Message):
@@ -140,13 +177,15 @@ class VerifyChainResponse(_message.Message):
     FIRST_BROKEN_SEQUENCE_FIELD_NUMBER: _builtins.int
     HEAD_HASH_FIELD_NUMBER: _builtins.int
     HEAD_SEQUENCE_FIELD_NUMBER: _builtins.int
+    BROKEN_BECAUSE_FIELD_NUMBER: _builtins.int
     intact: _builtins.bool
     """True when every record in the range links to its predecessor and its hash recomputes."""
     records_checked: _builtins.int
     """How many records were checked; verification stops at the first broken one."""
     first_broken_sequence: _builtins.int
     """Sequence of the first record whose `previous_hash` or `record_hash` does not match,
-    or whose sequence leaves a gap; 0 when `intact`.
+    or, where records were removed (a gap, or a head that was recorded but is gone), the
+    first missing sequence; 0 when `intact`. `broken_because` says which.
     """
     head_hash: _builtins.bytes
     """`record_hash` of the last record checked. Compare it with a head hash anchored
@@ -154,6 +193,8 @@ class VerifyChainResponse(_message.Message):
     """
     head_sequence: _builtins.int
     """Sequence of the record `head_hash` belongs to."""
+    broken_because: Global___ChainBreak.ValueType
+    """What is wrong with the record at `first_broken_sequence`; UNSPECIFIED when `intact`."""
     def __init__(
         self,
         *,
@@ -162,10 +203,11 @@ class VerifyChainResponse(_message.Message):
         first_broken_sequence: _builtins.int = ...,
         head_hash: _builtins.bytes = ...,
         head_sequence: _builtins.int = ...,
+        broken_because: Global___ChainBreak.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["first_broken_sequence", b"first_broken_sequence", "head_hash", b"head_hash", "head_sequence", b"head_sequence", "intact", b"intact", "records_checked", b"records_checked"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["broken_because", b"broken_because", "first_broken_sequence", b"first_broken_sequence", "head_hash", b"head_hash", "head_sequence", b"head_sequence", "intact", b"intact", "records_checked", b"records_checked"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -41,6 +41,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Shipping does not deliver to the address at the chosen speed (FAILED_PRECONDITION)."""
     ERROR_REASON_INVALID_CONSISTENCY_TOKEN: _ErrorReason.ValueType  # 7
     """The consistency token is malformed or was issued for another order (INVALID_ARGUMENT)."""
+    ERROR_REASON_ORDER_PENDING: _ErrorReason.ValueType  # 8
+    """The order is PENDING: its saga is still placing it (FAILED_PRECONDITION). Nothing
+    changed; cancel it again once GetOrder shows it CONFIRMED (a REJECTED order needs no
+    cancelling). The ErrorInfo metadata `status` names the order's status.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Why an orders request failed: the `reason` of the `google.rpc.ErrorInfo` detail
@@ -68,4 +73,9 @@ ERROR_REASON_DESTINATION_NOT_SERVED: ErrorReason.ValueType  # 6
 """Shipping does not deliver to the address at the chosen speed (FAILED_PRECONDITION)."""
 ERROR_REASON_INVALID_CONSISTENCY_TOKEN: ErrorReason.ValueType  # 7
 """The consistency token is malformed or was issued for another order (INVALID_ARGUMENT)."""
+ERROR_REASON_ORDER_PENDING: ErrorReason.ValueType  # 8
+"""The order is PENDING: its saga is still placing it (FAILED_PRECONDITION). Nothing
+changed; cancel it again once GetOrder shows it CONFIRMED (a REJECTED order needs no
+cancelling). The ErrorInfo metadata `status` names the order's status.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
