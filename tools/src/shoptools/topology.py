@@ -71,6 +71,11 @@ class Topology:
     def postgres_port(self) -> int:
         return self.base_port + 4
 
+    @property
+    def smtp_port(self) -> int:
+        """The SMTP sink (shoptools.stack.smtp_sink), where the services send email."""
+        return self.base_port + 5
+
     # --- workloads ----------------------------------------------------------------------
     def instances(self, service: str | None = None) -> list[Instance]:
         """Every service instance (or one service's), in start order, ports assigned by
@@ -109,6 +114,7 @@ class Topology:
             (self.nats_port, "nats"),
             (self.nats_monitor_port, "nats monitoring"),
             (self.postgres_port, "postgres"),
+            (self.smtp_port, "smtp sink"),
         ]
         for i in [*self.instances(), *self.client_sidecars()]:
             ports += [
@@ -142,6 +148,11 @@ class Topology:
     @property
     def nats_dir(self) -> Path:
         return self.state_dir / "nats"
+
+    @property
+    def mail_dir(self) -> Path:
+        """The SMTP sink's mailbox: one file per message (`shop mail` reads it)."""
+        return self.state_dir / "mail"
 
     @property
     def envoy_dir(self) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from shoptools.mesh.pki import ca_cert_path, cert_path, ensure_pki, key_path
+from shoptools.mesh.pki import ca_cert_path, cert_path, ensure_pki, ensure_server_cert, key_path
 
 
 def load(path: Path) -> x509.Certificate:
@@ -58,3 +58,19 @@ def test_a_new_ca_reissues_the_certificates_it_did_not_sign(tmp_path: Path) -> N
     ensure_pki(tmp_path, ["catalog"])
 
     load(cert_path(tmp_path, "catalog")).verify_directly_issued_by(load(ca_cert_path(tmp_path)))
+
+
+def test_a_server_certificate_names_the_address_clients_dial(tmp_path: Path) -> None:
+    ensure_server_cert(tmp_path, "nats", ["127.0.0.1"])
+    first = cert_path(tmp_path, "nats").read_bytes()
+    ensure_server_cert(tmp_path, "nats", ["127.0.0.1"])
+    assert cert_path(tmp_path, "nats").read_bytes() == first  # kept
+
+    ensure_server_cert(tmp_path, "nats", ["127.0.0.1", "nats.example"])  # reissued
+
+    cert = load(cert_path(tmp_path, "nats"))
+    cert.verify_directly_issued_by(load(ca_cert_path(tmp_path)))
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert san.get_values_for_type(x509.DNSName) == ["nats.shop.local", "nats.example"]
+    assert stat.S_IMODE(key_path(tmp_path, "nats").stat().st_mode) == 0o600

@@ -8,7 +8,14 @@ import pytest
 
 from shoptools.contracts.model import Access, load_contracts
 from shoptools.mesh import jwt
-from shoptools.mesh.policy import GATEWAY, PolicyError, load_policy, parse_duration, parse_policy
+from shoptools.mesh.policy import (
+    GATEWAY,
+    PolicyError,
+    event_subjects,
+    load_policy,
+    parse_duration,
+    parse_policy,
+)
 
 from .conftest import TEST_POLICY
 
@@ -95,3 +102,53 @@ def test_method_timeouts_override_the_defaults() -> None:
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+def test_the_events_section_says_who_consumes_what() -> None:
+    policy = load_policy(REPO_POLICY)
+
+    [cancelled] = policy.subscriptions("payments")
+    assert (cancelled.name, cancelled.context) == ("payments-order-cancelled", "orders")
+    assert cancelled.subjects == ("orders.order.cancelled",)
+    assert {s.context for s in policy.subscriptions("audit")} == set(event_subjects())
+    assert policy.subscriptions("catalog") == ()  # consumes nothing
+    assert policy.publishes_events("catalog")  # its contract declares events
+    assert not policy.publishes_events("audit")
+
+
+def test_every_event_subject_is_its_contexts() -> None:
+    subjects = event_subjects()
+
+    assert "orders.order.cancelled" in subjects["orders"]
+    assert all(s.startswith(f"{context}.") for context, found in subjects.items() for s in found)
+    assert set(subjects) == {s.name for s in load_contracts().values() if s.publishes_events}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("  payments:\n    payments-", "  billing:\n    payments-"), "unknown service 'billing'"),
+        (
+            ("[orders.order.cancelled]  # voids", "[orders.order.shipped]  # voids"),
+            "events.payments.payments-order-cancelled: unknown event subject "
+            "'orders.order.shipped'",
+        ),
+        (
+            ("[orders.order.cancelled]  # voids", "[orders.order.cancelled, catalog.>]  # voids"),
+            "events of one context per consumer",
+        ),
+        (("audit-catalog: [catalog.>]", "audit-catalog: [audit.>]"), "'audit' publishes no"),
+        (("    payments-order-cancelled:", "    order-cancelled:"), "'payments-<what it does>'"),
+        (("audit-catalog: [catalog.>]", "audit-catalog: []"), "name the events it consumes"),
+    ],
+)
+def test_event_mistakes_are_reported_with_where_they_are(
+    change: tuple[str, str], message: str
+) -> None:
+    text = REPO_POLICY.read_text()
+    old, new = change
+    assert old in text
+    with pytest.raises(PolicyError) as error:
+        parse_policy(text.replace(old, new, 1), source="policy.yaml")
+    assert message in str(error.value)
+    assert str(error.value).startswith("policy.yaml: events.")

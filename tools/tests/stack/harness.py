@@ -29,7 +29,7 @@ def isolated_topology(**services: int) -> Iterator[Topology]:
     path = Path(tempfile.mkdtemp(prefix="shop-test-"))
     try:
         # `shop up` runs every service, one instance each unless told otherwise.
-        shape = {**one_of_each(), **services}
+        shape = {k: n for k, n in {**one_of_each(), **services}.items() if n}
         yield Topology(state_dir=path, services=shape).with_free_ports()
     finally:
         shutil.rmtree(path, ignore_errors=True)

@@ -31,8 +31,9 @@ def topology() -> Iterator[Topology]:
 def test_up_then_down_leaves_no_process(topology: Topology) -> None:
     with running_stack(topology):
         pids = recorded_pids(run_state(topology))
-        # The supervisor, postgres, nats and the gateway; each instance and its sidecar.
-        assert len(pids) == 4 + 2 * len(topology.instances())
+        # The supervisor, postgres, nats, the SMTP sink and the gateway; each instance and
+        # its sidecar.
+        assert len(pids) == 5 + 2 * len(topology.instances())
 
         result = shop(topology, "down")
 
@@ -48,7 +49,9 @@ def test_down_cleans_up_after_a_killed_supervisor(topology: Topology) -> None:
         os.kill(state.supervisor_pid, signal.SIGKILL)
         status = shop(topology, "status")
         assert status.returncode == 3
-        assert "supervisor is gone, but these still run: postgres, nats" in status.stdout
+        assert "supervisor is gone, but these still run: postgres, smtp-sink, nats" in (
+            status.stdout
+        )
 
         result = shop(topology, "down")
 

@@ -1,18 +1,30 @@
-"""JetStream: one stream per publishing context, created idempotently, kept across restarts."""
+"""JetStream: one stream per publishing context, created idempotently, kept across restarts;
+the server started as the stack starts it (the rendered configuration: TLS, users)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-import nats as nats_client
 from nats.js.api import StorageType
 
-from shoptools.stack import nats
+from shoptools.mesh.policy import load_policy
+from shoptools.stack import nats, nats_auth
 from shoptools.stack.health import http_ok_async
 from shoptools.stack.processes import Child, ProcessSpec
 from shoptools.topology import Topology
 
-from .harness import isolated_topology
+from .harness import ROOT, isolated_topology
+
+REPO_POLICY = ROOT / "mesh" / "policy.yaml"
+
+
+def server(topology: Topology, policy: Path = REPO_POLICY) -> Child:
+    """The stack's NATS: its configuration written from `policy`, not yet started."""
+    nats_auth.write_config(topology, load_policy(policy))
+    log_file = topology.log_dir / "nats.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    return Child(ProcessSpec("nats", nats.server_command(topology), log_file, topology.state_dir))
 
 
 async def start(server: Child, topology: Topology) -> None:
@@ -25,7 +37,7 @@ async def start(server: Child, topology: Topology) -> None:
 
 
 async def stream_infos(topology: Topology) -> dict[str, tuple[list[str], int]]:
-    client = await nats_client.connect(nats.client_url(topology))
+    client = await nats.connect(topology)
     try:
         js = client.jetstream()
         infos = {}
@@ -41,7 +53,7 @@ async def stream_infos(topology: Topology) -> dict[str, tuple[list[str], int]]:
 
 async def publish(topology: Topology, subject: str, msg_id: str) -> bool:
     """True when the stream stored it, False when it was a duplicate."""
-    client = await nats_client.connect(nats.client_url(topology))
+    client = await nats.connect(topology)
     try:
         ack = await client.jetstream().publish(subject, b"{}", headers={"Nats-Msg-Id": msg_id})
         return not ack.duplicate
@@ -51,20 +63,16 @@ async def publish(topology: Topology, subject: str, msg_id: str) -> bool:
 
 def test_streams_exist_after_start_and_survive_a_restart() -> None:
     async def scenario(topology: Topology) -> None:
-        topology.nats_dir.mkdir(parents=True)
-        spec = ProcessSpec(
-            "nats", nats.server_command(topology), topology.log_dir / "nats.log", topology.state_dir
-        )
-        server = Child(spec)
+        nats_server = server(topology)
         try:
-            await start(server, topology)
-            await nats.ensure_streams(nats.client_url(topology))
-            await nats.ensure_streams(nats.client_url(topology))  # again: no error, no change
+            await start(nats_server, topology)
+            await nats.ensure_streams(topology)
+            await nats.ensure_streams(topology)  # again: no error, no change
             assert await publish(topology, "orders.placed", "event-1")
             assert not await publish(topology, "orders.placed", "event-1")
 
-            await server.stop()
-            await start(server, topology)
+            await nats_server.stop()
+            await start(nats_server, topology)
 
             streams = await stream_infos(topology)
             assert {name: subjects for name, (subjects, _) in streams.items()} == {
@@ -72,7 +80,7 @@ def test_streams_exist_after_start_and_survive_a_restart() -> None:
             }
             assert streams["ORDERS"][1] == 1  # the message is still there, once
         finally:
-            await server.stop()
+            await nats_server.stop()
 
     with isolated_topology() as topology:
         asyncio.run(scenario(topology))

@@ -29,6 +29,9 @@ class Recording(Supervisor):
     async def _start_nats(self) -> None:
         self.events.append("nats")
 
+    async def _start_smtp_sink(self) -> None:
+        self.events.append("smtp-sink")
+
     async def _write_mesh(self, configs: dict[str, Path]) -> None:
         names = [i.name for i in [*self.topology.instances(), *self.topology.client_sidecars()]]
         configs.update({name: Path(name) for name in [*names, "gateway"]})

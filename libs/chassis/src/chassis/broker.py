@@ -1,17 +1,28 @@
 """NATS, as the relay and the consumers use it: a connection that is waited for rather than
-failed, and the backoff both use while the broker is away."""
+failed, and the backoff both use while the broker is away.
+
+The URL says who the service is (`tls://<user>:<password>@host:port`: the broker's
+permissions are per user) and SHOP_NATS_CA which CA signed the server's certificate.
+Replies, fetched messages included, arrive under `_INBOX.<user>`: the only subjects the
+stack lets a service subscribe to."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import ssl
+from urllib.parse import urlsplit
 
 import nats
 import nats.errors
 from nats.aio.client import Client
 
 log = logging.getLogger("chassis.broker")
+# nats-py reads through an asyncio stream, whose protocol asks to stay half-open at EOF;
+# over TLS asyncio ignores that and warns, once per connection closed. Harmless noise.
+logging.getLogger("asyncio").addFilter(lambda record: "eof_received()" not in str(record.msg))
 
 BACKOFF_S = (0.1, 5.0)  # first delay, cap (full jitter, doubling)
 # What talking to an unreachable or restarting NATS raises.
@@ -36,6 +47,9 @@ class Backoff:
 async def connect(url: str, name: str) -> Client:
     """A connection to NATS, once it can be had; it then reconnects by itself forever."""
     backoff = Backoff()
+    user = urlsplit(url).username
+    # ServiceSettings.nats_ca, read here so that every connection (relay, consumers) has it.
+    ca = os.environ.get("SHOP_NATS_CA", "")
     while True:
         try:
             return await nats.connect(
@@ -44,6 +58,8 @@ async def connect(url: str, name: str) -> Client:
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
                 name=name,
+                tls=ssl.create_default_context(cafile=ca) if ca else None,
+                inbox_prefix=f"_INBOX.{user}" if user else "_INBOX",
             )
         except FAILURES as error:
             delay = backoff.next()

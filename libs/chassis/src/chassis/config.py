@@ -22,7 +22,11 @@ class ServiceSettings(BaseSettings):
     grpc_port: int = 50051
     metrics_port: int = 9464
     nats_url: str = "nats://127.0.0.1:4222"
-    """Where the outbox relay publishes; empty: no relay (events stay in the outbox)."""
+    """Where the outbox relay publishes and consumers read, as whom:
+    tls://<user>:<password>@host:port; empty: no relay (events stay in the outbox)."""
+    nats_ca: str = ""
+    """PEM file of the CA that signed the NATS server's certificate (chassis.broker reads
+    SHOP_NATS_CA itself); empty: the system's CAs."""
     mesh_outbound: str = "127.0.0.1:8480"
     """The instance's sidecar outbound listener; every call to another service goes here."""
     default_deadline_s: float = 5.0

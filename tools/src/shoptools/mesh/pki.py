@@ -8,8 +8,9 @@ owner only.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -45,6 +46,30 @@ def ensure_pki(pki_dir: Path, identities: Iterable[str]) -> None:
     for identity in identities:
         if not _leaf_is_current(pki_dir, identity, ca_cert):
             _issue_leaf(pki_dir, identity, ca_cert, ca_key)
+
+
+def ensure_server_cert(pki_dir: Path, identity: str, addresses: Sequence[str]) -> None:
+    """A certificate for a server its clients reach by address rather than through the
+    mesh (the stack's NATS): the identity's SANs plus one per address (an IP or a DNS
+    name), so a client checks the hostname it dialed. Reissued when the addresses change."""
+    pki_dir.mkdir(parents=True, exist_ok=True)
+    ca_cert, ca_key = _ensure_ca(pki_dir)
+    extra = [_general_name(address) for address in addresses]
+    current = _leaf_is_current(pki_dir, identity, ca_cert)
+    if not current or not set(extra) <= set(_sans(cert_path(pki_dir, identity))):
+        _issue_leaf(pki_dir, identity, ca_cert, ca_key, extra)
+
+
+def _general_name(address: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(address))
+    except ValueError:
+        return x509.DNSName(address)
+
+
+def _sans(path: Path) -> list[x509.GeneralName]:
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    return list(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
 
 
 def _ensure_ca(pki_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -104,7 +129,11 @@ def _leaf_is_current(pki_dir: Path, identity: str, ca_cert: x509.Certificate) ->
 
 
 def _issue_leaf(
-    pki_dir: Path, identity: str, ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey
+    pki_dir: Path,
+    identity: str,
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    extra_sans: Sequence[x509.GeneralName] = (),
 ) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
@@ -122,6 +151,7 @@ def _issue_leaf(
                 [
                     x509.UniformResourceIdentifier(spiffe_id(identity)),
                     x509.DNSName(f"{identity}.{TRUST_DOMAIN}"),
+                    *extra_sans,
                 ]
             ),
             critical=False,

@@ -6,19 +6,24 @@ and NetworkPolicy on Kubernetes, so nothing here names a proxy's knobs.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from google.protobuf import descriptor_pb2
 
-from shoptools.contracts.model import Access, Method, Service, load_contracts
+from shop.common.v1 import event_pb2
+from shoptools.contracts.model import Access, Method, Service, descriptor_set, load_contracts
 
 GATEWAY = "gateway"  # the API gateway's mesh identity
 MIN_FILL_INTERVAL_S = 0.05  # what Envoy's token buckets accept
 RETRY_CONDITIONS = frozenset({"unavailable", "reset", "connect-failure", "refused-stream"})
+# A durable consumer's name: "<service>-<what it does>", one NATS subject token.
+_CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -112,11 +117,25 @@ class GatewayPolicy:
 
 
 @dataclass(frozen=True)
+class EventSubscription:
+    """One durable consumer a service may run: which events it reads, all of one context
+    (whose stream it consumes)."""
+
+    service: str
+    name: str  # the durable consumer's name (the chassis Subscription's), "<service>-..."
+    context: str  # the publishing context, e.g. "orders"
+    subjects: tuple[str, ...]  # event subjects; "<context>.>" for every event of it
+
+
+@dataclass(frozen=True)
 class MeshPolicy:
     defaults: Defaults
     services: dict[str, ServicePolicy]
     gateway: GatewayPolicy
     contracts: dict[str, Service]
+    # Who consumes which events: service -> its durable consumers. Publishing follows from
+    # the contracts: a service publishes its own context's events.
+    events: dict[str, tuple[EventSubscription, ...]] = field(default_factory=dict)
 
     def service(self, name: str) -> Service:
         try:
@@ -142,6 +161,31 @@ class MeshPolicy:
             allowed.add(GATEWAY)
         return sorted(allowed)
 
+    def publishes_events(self, service: str) -> bool:
+        """Whether `service` publishes events: its contract declares some."""
+        return self.service(service).publishes_events
+
+    def subscriptions(self, service: str) -> tuple[EventSubscription, ...]:
+        """The durable consumers `service` may run; none unless the policy lists them."""
+        self.service(service)
+        return self.events.get(service, ())
+
+
+@functools.cache
+def event_subjects() -> dict[str, frozenset[str]]:
+    """Every event subject the contracts declare ((shop.common.v1.event) on a message of an
+    events.proto), by the context that publishes it: {"orders": {"orders.order.placed", ...}}."""
+    subjects: dict[str, set[str]] = {}
+    for file in descriptor_pb2.FileDescriptorSet.FromString(descriptor_set()).file:
+        for message in file.message_type:
+            if message.options.HasExtension(event_pb2.event):
+                subject = message.options.Extensions[event_pb2.event].subject
+                context = file.package.split(".")[1]
+                if subject.split(".")[0] != context:  # its stream and its rights say so
+                    raise ValueError(f"{file.name}: {subject!r} is not a subject of {context}")
+                subjects.setdefault(context, set()).add(subject)
+    return {context: frozenset(found) for context, found in subjects.items()}
+
 
 def load_policy(path: Path) -> MeshPolicy:
     return parse_policy(path.read_text(), source=str(path))
@@ -152,7 +196,7 @@ def parse_policy(text: str, *, source: str = "<policy>") -> MeshPolicy:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise PolicyError(f"{source}: not valid YAML: {e}") from e
-    root = _Section(data, source).only("version", "defaults", "services", "gateway")
+    root = _Section(data, source).only("version", "defaults", "services", "gateway", "events")
     if root.integer("version") != 1:
         raise PolicyError(f"{root.at('version')}: only version 1 is supported")
     contracts = load_contracts()
@@ -178,7 +222,43 @@ def parse_policy(text: str, *, source: str = "<policy>") -> MeshPolicy:
             ),
         ),
         contracts=contracts,
+        events=_events(root.section("events"), contracts),
     )
+
+
+def _events(
+    section: _Section, contracts: Mapping[str, Service]
+) -> dict[str, tuple[EventSubscription, ...]]:
+    """events: {service: {consumer name: [event subjects of one context]}}."""
+    published = event_subjects()
+    events: dict[str, tuple[EventSubscription, ...]] = {}
+    for service in section:
+        if service not in contracts:
+            raise PolicyError(f"{section.at(service)}: unknown service {service!r}")
+        consumers = section.section(service)
+        subscriptions = []
+        for name in consumers:
+            where = consumers.at(name)
+            if not _CONSUMER_NAME.match(name) or not name.startswith(f"{service}-"):
+                raise PolicyError(
+                    f"{where}: a consumer's name is '{service}-<what it does>' "
+                    "(lower case letters, digits, dashes)"
+                )
+            subjects = consumers.names(name)
+            if not subjects:
+                raise PolicyError(f"{where}: name the events it consumes")
+            contexts = {subject.split(".")[0] for subject in subjects}
+            if len(contexts) != 1:
+                raise PolicyError(f"{where}: events of one context per consumer, not {contexts}")
+            context = contexts.pop()
+            if context not in published:
+                raise PolicyError(f"{where}: {context!r} publishes no events")
+            for subject in subjects:
+                if subject != f"{context}.>" and subject not in published[context]:
+                    raise PolicyError(f"{where}: unknown event subject {subject!r}")
+            subscriptions.append(EventSubscription(service, name, context, tuple(subjects)))
+        events[service] = tuple(subscriptions)
+    return events
 
 
 def _bucket(section: _Section) -> TokenBucket:

@@ -1,6 +1,6 @@
 """`shop`: run the local stack. `shop up`, `shop status`, `shop logs`, `shop token`,
-`shop drain`/`shop undrain`, `shop dlq list`/`shop dlq redrive`, `shop bench reads`,
-`shop down`."""
+`shop drain`/`shop undrain`, `shop dlq list`/`shop dlq redrive`, `shop mail`,
+`shop bench reads`, `shop down`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from shoptools.mesh.render import write_configs
 from shoptools.services import deployable_services
 from shoptools.shop import chaos
 from shoptools.shop.ready import print_ready, shop_command
-from shoptools.stack import deadletters, logs, rotation, runfile, stack, status
+from shoptools.stack import audit as audit_log
+from shoptools.stack import deadletters, logs, rotation, runfile, smtp_sink, stack, status
+from shoptools.stack.nats_auth import write_config as write_nats_config
 from shoptools.stack.runfile import RunState
 from shoptools.stack.supervisor import Supervisor
 from shoptools.stack.wiring import MeshSetup
@@ -53,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - a return per 
         if args.dlq == "list":
             return deadletters.show(topology, as_json=args.json, out=sys.stdout)
         return deadletters.redrive(topology, subscription=args.subscription, out=sys.stdout)
+    if args.command == "mail":
+        return _mail(topology, to=args.to, last=args.lines)
+    if args.command == "audit":
+        return audit_log.main(topology, args, sys.stdout)
     if args.command in ("drain", "undrain"):
         serving = args.command == "undrain"
         return rotation.set_in_rotation(topology, args.instance, serving=serving, out=sys.stdout)
@@ -143,15 +149,18 @@ def _mesh_setup(topology: Topology, policy_file: Path, fault_specs: list[str]) -
         faults = chaos.parse_faults(fault_specs, topology)
         return write_configs(topology, load_policy(policy_file), faults)
 
-    return MeshSetup(envoy=envoy_binary(), write_configs=write)
+    def write_nats() -> Path:  # the policy's events section: who publishes, who consumes
+        return write_nats_config(topology, load_policy(policy_file))
+
+    return MeshSetup(envoy=envoy_binary(), write_configs=write, write_nats_config=write_nats)
 
 
 def _start_args(supervisor: Supervisor) -> list[str]:
     """The options that make `shop supervise` run the stack `supervisor` describes."""
     topology, state = supervisor.topology, supervisor.state
     args = ["--state-dir", str(topology.state_dir), "--base-port", str(topology.base_port)]
-    for service, count in topology.services.items():
-        args += ["--instances", f"{service}={count}"]
+    for service in {*deployable_services(), *topology.services}:  # 0: left out
+        args += ["--instances", f"{service}={topology.services.get(service, 0)}"]
     for identity in topology.clients:
         args += ["--client", identity]
     for spec in state.faults:
@@ -193,7 +202,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SERVICE=N",
-        help="run N instances of SERVICE (repeatable; default: one of each service)",
+        help="run N instances of SERVICE (repeatable; default: one of each service; "
+        "0 leaves it out)",
     )
     starting.add_argument(
         "--policy", type=Path, help="the mesh policy (default: <checkout>/mesh/policy.yaml)"
@@ -258,6 +268,14 @@ def _parser() -> argparse.ArgumentParser:
         "redrive", parents=[common], help="publish dead letters again on their subjects"
     )
     redrive.add_argument("--subscription", help="only this consumer's (default: all)")
+    mail = commands.add_parser(
+        "mail", parents=[common], help="email the services sent, as the stack's SMTP sink got it"
+    )
+    mail.add_argument("--to", metavar="ADDRESS", help="only mail to ADDRESS")
+    mail.add_argument(
+        "-n", "--lines", type=int, default=10, metavar="N", help="the last N messages (0: all)"
+    )
+    audit_log.add_parser(commands, common)
     token = commands.add_parser("token", parents=[common], help="print a JWT for the gateway")
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--customer", metavar="ID", help="a customer token for customer ID")
@@ -267,16 +285,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _services(instances: list[str]) -> dict[str, int]:
+    """Every service once, unless told otherwise; SERVICE=0 leaves it out (to stand in for
+    it with `--client SERVICE`, say)."""
     services = one_of_each()
     for item in instances:
         name, _, count = item.partition("=")
-        if not name or not count.isdigit() or int(count) < 1:
-            raise SystemExit(f"--instances wants SERVICE=N with N >= 1, not {item!r}")
+        if not name or not count.isdigit():
+            raise SystemExit(f"--instances wants SERVICE=N with N >= 0, not {item!r}")
         if name not in services:
             known = ", ".join(deployable_services())
             raise SystemExit(f"--instances {item!r}: no service {name!r} (services: {known})")
         services[name] = int(count)
-    return services
+    return {name: count for name, count in services.items() if count > 0}
 
 
 def _clients(identities: list[str], services: dict[str, int]) -> tuple[str, ...]:
@@ -300,6 +320,17 @@ def _running_topology(state_dir: Path) -> Topology:
         services=state.services,
         clients=tuple(state.clients),
     )
+
+
+def _mail(topology: Topology, *, to: str | None, last: int) -> int:
+    """The last messages in the SMTP sink's mailbox, oldest first."""
+    mails = smtp_sink.Mailbox(topology.mail_dir).messages(to=to or "", last=last)
+    if not mails:
+        whom = f" to {to}" if to else ""
+        print(f"No mail{whom} in {stack.shown(topology.mail_dir)}.")
+        return 0
+    print(smtp_sink.render(mails), end="")
+    return 0
 
 
 def _token(topology: Topology, args: argparse.Namespace) -> str:

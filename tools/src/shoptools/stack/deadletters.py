@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import TextIO, TypeVar
 
-import nats
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -97,6 +96,8 @@ def redrive(topology: Topology, *, subscription: str | None, out: TextIO) -> int
 
 async def _list(js: JetStreamContext) -> list[DeadLetter]:
     info = await js.stream_info(STREAM)
+    if not info.state.messages:
+        return []  # an empty stream has no first message to start from
     letters = []
     for sequence in range(info.state.first_seq, info.state.last_seq + 1):
         try:
@@ -120,9 +121,7 @@ async def _list(js: JetStreamContext) -> list[DeadLetter]:
 
 async def _with_stream(topology: Topology, use: Callable[[JetStreamContext], Awaitable[T]]) -> T:
     try:
-        client = await nats.connect(
-            stack_nats.client_url(topology), connect_timeout=5, max_reconnect_attempts=0
-        )
+        client = await stack_nats.connect(topology, connect_timeout=5, max_reconnect_attempts=0)
     except Exception as error:  # said plainly, whatever the client raised
         print(f"cannot reach the stack's NATS: {error}", file=sys.stderr)
         raise SystemExit(1) from error

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from shoptools.stack import nats, runfile
+from shoptools.stack import nats, runfile, smtp_sink
 from shoptools.stack.health import grpc_health, http_get, http_ok
 from shoptools.stack.postgres import Postgres
 from shoptools.stack.processes import is_running, started_at
@@ -107,6 +107,8 @@ def probe(topology: Topology, component: Component) -> bool:
         return Postgres(topology).pid() is not None
     if component.kind == "nats":
         return http_ok(nats.health_url(topology))
+    if component.kind == "smtp":
+        return smtp_sink.accepts_sync(topology.smtp_port)
     return http_ok(f"http://{component.metrics}/ready")  # an Envoy's admin endpoint
 
 

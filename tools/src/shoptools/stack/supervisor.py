@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, S
 from pathlib import Path
 from typing import Any, Protocol
 
-from shoptools.stack import nats, runfile
+from shoptools.stack import nats, runfile, smtp_sink
 from shoptools.stack.health import grpc_serving, http_ok_async
 from shoptools.stack.logs import keep_logs_small
 from shoptools.stack.postgres import Postgres
@@ -181,7 +181,11 @@ class Supervisor:
         self._check_ports_free()
         topology = self.topology
         configs: dict[str, Path] = {}
-        await _together(self._start_postgres(), self._start_nats(), self._write_mesh(configs))
+        await _together(
+            self._start_postgres(),
+            self._write_mesh_then_start_nats(configs),  # NATS's certificate: the mesh's CA
+            self._start_smtp_sink(),
+        )
         await _together(
             *(self._start_service(service, configs) for service in topology.services),
             *(self._start_sidecar(c, configs[c.name]) for c in topology.client_sidecars()),
@@ -204,17 +208,48 @@ class Supervisor:
         record = self._add(Component("postgres", "postgres", pg.address, str(pg.log_file)))
         await self._launch(PostgresUnit(record, pg))
 
+    async def _write_mesh_then_start_nats(self, configs: dict[str, Path]) -> None:
+        await self._write_mesh(configs)
+        await self._start_nats()
+
     async def _start_nats(self) -> None:
         topology = self.topology
         log_file = topology.log_dir / "nats.log"
         url = nats.client_url(topology)
         record = self._add(Component("nats", "nats", url, str(log_file)))
-        topology.nats_dir.mkdir(parents=True, exist_ok=True)
+        write_config = self.mesh.write_nats_config
+        if write_config is None:
+            raise self._failed(record, ValueError("no NATS configuration (users, TLS) given"))
+        try:
+            await asyncio.to_thread(write_config)
+        except Exception as error:
+            raise self._failed(record, error)  # noqa: B904 - chained implicitly
         spec = ProcessSpec("nats", nats.server_command(topology), log_file, self._cwd())
         health = nats.health_url(topology)
         await self._launch(ProcessUnit(record, spec, lambda: http_ok_async(health)))
         with self._task("streams", f"{len(nats.STREAMS)} JetStream streams"):
-            await nats.ensure_streams(url)
+            await nats.ensure_streams(topology)
+
+    async def _start_smtp_sink(self) -> None:
+        """Where the services' email goes (SHOP_SMTP_URL): a real SMTP server that keeps
+        every message in the stack's mailbox (`shop mail`)."""
+        topology = self.topology
+        log_file = topology.log_dir / "smtp-sink.log"
+        port = topology.smtp_port
+        record = self._add(
+            Component("smtp-sink", "smtp", f"smtp://127.0.0.1:{port}", str(log_file))
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "shoptools.stack.smtp_sink",
+            "--port",
+            str(port),
+            "--maildir",
+            str(topology.mail_dir),
+        ]
+        spec = ProcessSpec("smtp-sink", command, log_file, self._cwd())
+        await self._launch(ProcessUnit(record, spec, lambda: smtp_sink.accepts(port)))
 
     async def _write_mesh(self, configs: dict[str, Path]) -> None:
         with self._task("mesh", "") as record:
