@@ -1,0 +1,3 @@
+from audit.main import app
+
+app.main()
