@@ -1,0 +1,3 @@
+from notifications.main import app
+
+app.main()
