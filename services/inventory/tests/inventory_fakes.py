@@ -17,6 +17,7 @@ class RecordedAdjustment:
     delta: int
     reason: str
     on_hand_after: int
+    reservation_id: str | None = None  # a restock's reservation
 
 
 class InMemoryStockLevels:
@@ -36,8 +37,19 @@ class InMemoryStockLevels:
     async def save(self, level: StockLevel) -> None:
         self.saved[level.sku] = level
 
-    async def record_adjustment(self, level: StockLevel, *, delta: int, reason: str) -> None:
-        self.adjustments.append(RecordedAdjustment(level.sku, delta, reason, level.on_hand))
+    async def record_adjustment(
+        self, level: StockLevel, *, delta: int, reason: str, reservation_id: str | None = None
+    ) -> None:
+        if reservation_id is not None and any(
+            (a.reservation_id, a.sku) == (reservation_id, level.sku) for a in self.adjustments
+        ):  # as the unique index stock_adjustments_restock_once refuses it
+            raise AssertionError(f"{reservation_id} {level.sku} restocked twice")
+        self.adjustments.append(
+            RecordedAdjustment(level.sku, delta, reason, level.on_hand, reservation_id)
+        )
+
+    async def restocked(self, reservation_id: str) -> bool:
+        return any(a.reservation_id == reservation_id for a in self.adjustments)
 
 
 class InMemoryReservations:

@@ -4,6 +4,11 @@ A reservation is the order saga's TCC participant: `reserve` is the Try, `confir
 Confirm, `release` the Cancel, and `expire` ends what nobody settled in time. PENDING is the
 only status that holds stock; the other three are final, and each is reached exactly once.
 
+An order's cancellation (orders' OrderCancelled, choreographed) is `settle_cancellation`:
+a PENDING reservation is released, a CONFIRMED one is restocked (its units back on hand,
+one adjustment per line, at most once per reservation; it stays CONFIRMED), anything else
+is left as it is.
+
 Pure: no I/O, no gRPC, no SQL. Every decision is a function from the current state (and
 the time, passed in) to the new state and what the events need to know about the change.
 The contract validates requests at the edge; the invariants here hold however a value is
@@ -94,6 +99,24 @@ class ReservationAlreadyConfirmed(DomainError):
         super().__init__(
             f"reservation {reservation_id} was confirmed; its units left stock",
             metadata={"reservation_id": reservation_id},
+        )
+
+
+class ReservationOrderMismatch(DomainError):
+    """An OrderCancelled names a reservation held for another order. Never legitimate
+    (orders names the reservation it made), and the same on every redelivery: the event
+    is left alone and dead-lettered, where someone looks at it. Consumer-only: no gRPC
+    call raises it."""
+
+    def __init__(self, reservation_id: str, *, held_for: str, cancelled: str) -> None:
+        super().__init__(
+            f"reservation {reservation_id} is held for order {held_for}, not for the"
+            f" cancelled order {cancelled}",
+            metadata={
+                "reservation_id": reservation_id,
+                "order_id": held_for,
+                "cancelled_order_id": cancelled,
+            },
         )
 
 
@@ -235,6 +258,13 @@ class ReservationStatus(enum.Enum):
     EXPIRED = "EXPIRED"
 
 
+class ReleaseCause(enum.Enum):
+    """Who released a PENDING reservation (ReservationReleased's reason says so)."""
+
+    SAGA_COMPENSATION = "SAGA_COMPENSATION"  # the order saga's ReleaseReservation
+    ORDER_CANCELLED = "ORDER_CANCELLED"  # orders' OrderCancelled
+
+
 @dataclass(frozen=True)
 class ReservationLine:
     sku: str
@@ -305,6 +335,7 @@ class ReservationChange:
     levels: tuple[StockLevel, ...]  # empty when the command found nothing to change
     low: tuple[StockLevel, ...] = ()  # levels whose available crossed their threshold
     detail: str = ""  # the caller's words, for a release
+    cause: ReleaseCause | None = None  # who released it (status RELEASED only)
 
     @property
     def changed(self) -> bool:
@@ -367,11 +398,17 @@ def confirm(
 
 
 def release(
-    reservation: Reservation, levels: Mapping[str, StockLevel], detail: str, now: datetime
+    reservation: Reservation,
+    levels: Mapping[str, StockLevel],
+    detail: str,
+    now: datetime,
+    *,
+    cause: ReleaseCause = ReleaseCause.SAGA_COMPENSATION,
 ) -> ReservationChange:
-    """The saga compensates: the held units are available again. Releasing an ended
-    reservation changes nothing, so compensation can always be retried; an overdue one is
-    expired instead (it had expired before the call); a confirmed one cannot be released."""
+    """The saga compensates (or the order was cancelled): the held units are available
+    again. Releasing an ended reservation changes nothing, so compensation can always be
+    retried; an overdue one is expired instead (it had expired before the call); a
+    confirmed one cannot be released."""
     match reservation.status:
         case ReservationStatus.RELEASED | ReservationStatus.EXPIRED:
             return ReservationChange(reservation, ())
@@ -381,7 +418,7 @@ def release(
         return expire(reservation, levels, now)
     changed = _move(reservation, levels, now, shipped=False)
     return ReservationChange(
-        reservation._ended(ReservationStatus.RELEASED, now), changed, detail=detail
+        reservation._ended(ReservationStatus.RELEASED, now), changed, detail=detail, cause=cause
     )
 
 
@@ -411,3 +448,139 @@ def _move(
             level._changed(on_hand=on_hand, reserved=level.reserved - line.quantity, now=now)
         )
     return tuple(moved)
+
+
+# --- an order's cancellation (orders' OrderCancelled) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderCancellation:
+    """What inventory acts on of an OrderCancelled (also the request its delivery's
+    idempotency key is bound to). The event's own lines are the order's; what goes back
+    is what the reservation held or took, so they are not needed here."""
+
+    order_id: str
+    reservation_id: str | None  # None: the order saga had made none (as far as orders knew)
+    reason: str  # the customer's words; may be empty
+
+    @property
+    def detail(self) -> str:
+        """What ReservationReleased says, within the contract's 500 characters (the
+        customer's words alone may be that long)."""
+        text = f"order cancelled: {self.reason}" if self.reason else "order cancelled"
+        return text[:MAX_REASON_LENGTH]
+
+    def restock_reason(self, reservation_id: str) -> str:
+        """The stock_adjustments reason of a restock: the order, then the reservation."""
+        return (
+            f"restock: order {self.order_id} cancelled after its reservation"
+            f" {reservation_id} was confirmed"
+        )
+
+
+class CancellationEffect(enum.Enum):
+    """What an order's cancellation did to its reservation."""
+
+    RELEASED = "RELEASED"  # PENDING: released, its units available again
+    EXPIRED = "EXPIRED"  # PENDING but overdue: expired (as ReleaseReservation does)
+    RESTOCKED = "RESTOCKED"  # CONFIRMED: its units back on hand, one adjustment per line
+    ALREADY_ENDED = "ALREADY_ENDED"  # RELEASED or EXPIRED before: it holds nothing
+    ALREADY_RESTOCKED = "ALREADY_RESTOCKED"  # CONFIRMED and restocked before (another event)
+    NONE_MADE = "NONE_MADE"  # the event names no reservation
+    UNKNOWN = "UNKNOWN"  # inventory has no reservation with the named id
+
+    @property
+    def changed(self) -> bool:
+        """Whether stock moved (the rest are the legitimate no-ops)."""
+        return self in _CHANGING_EFFECTS
+
+
+_CHANGING_EFFECTS = frozenset(
+    {CancellationEffect.RELEASED, CancellationEffect.EXPIRED, CancellationEffect.RESTOCKED}
+)
+
+
+@dataclass(frozen=True)
+class Restock:
+    """One line of a confirmed reservation back on hand: the stock level after, and the
+    adjustment that explains it."""
+
+    level: StockLevel
+    adjustment: Adjustment
+
+
+@dataclass(frozen=True)
+class CancellationChange:
+    effect: CancellationEffect
+    reservation: Reservation | None  # after the change; None for NONE_MADE and UNKNOWN
+    released: ReservationChange | None = None  # RELEASED or EXPIRED: to save and publish
+    restocks: tuple[Restock, ...] = ()  # RESTOCKED: to save and record, one per line
+
+
+def settle_cancellation(
+    cancellation: OrderCancellation,
+    reservation: Reservation | None,
+    levels: Mapping[str, StockLevel],
+    *,
+    restocked: bool,
+    now: datetime,
+) -> CancellationChange:
+    """What a cancelled order does to its reservation. `reservation` is the one the event
+    names (None: it names none, or inventory does not know it), `levels` its SKUs' levels
+    while it is PENDING or CONFIRMED, `restocked` whether a cancellation already put a
+    CONFIRMED one back on hand.
+
+    Never refuses what can legitimately happen (a consumer must not dead-letter a no-op):
+    a reservation already released by the saga or expired holds nothing, so nothing is
+    done. Only a reservation of another order is refused (ReservationOrderMismatch)."""
+    if reservation is None:
+        effect = CancellationEffect.NONE_MADE
+        if cancellation.reservation_id is not None:
+            effect = CancellationEffect.UNKNOWN
+        return CancellationChange(effect, None)
+    if reservation.order_id != cancellation.order_id:
+        raise ReservationOrderMismatch(
+            reservation.reservation_id,
+            held_for=reservation.order_id,
+            cancelled=cancellation.order_id,
+        )
+    match reservation.status:
+        case ReservationStatus.RELEASED | ReservationStatus.EXPIRED:
+            return CancellationChange(CancellationEffect.ALREADY_ENDED, reservation)
+        case ReservationStatus.CONFIRMED if restocked:
+            return CancellationChange(CancellationEffect.ALREADY_RESTOCKED, reservation)
+        case ReservationStatus.CONFIRMED:
+            reason = cancellation.restock_reason(reservation.reservation_id)
+            restocks = restock(reservation, levels, reason, now)
+            return CancellationChange(CancellationEffect.RESTOCKED, reservation, restocks=restocks)
+    released = release(
+        reservation, levels, cancellation.detail, now, cause=ReleaseCause.ORDER_CANCELLED
+    )
+    effect = (
+        CancellationEffect.EXPIRED
+        if released.reservation.status is ReservationStatus.EXPIRED
+        else CancellationEffect.RELEASED
+    )
+    return CancellationChange(effect, released.reservation, released=released)
+
+
+def restock(
+    reservation: Reservation, levels: Mapping[str, StockLevel], reason: str, now: datetime
+) -> tuple[Restock, ...]:
+    """A CONFIRMED reservation's units back on hand (its order was cancelled before
+    dispatch): one positive adjustment per line, with `reason`. The reservation itself
+    stays CONFIRMED: the contract has no status for a restocked one, and the adjustments
+    are the record (at most one restock per reservation, see settle_cancellation)."""
+    if reservation.status is not ReservationStatus.CONFIRMED:
+        raise InvariantViolated(
+            f"reservation {reservation.reservation_id} is {reservation.status.value}:"
+            " only a confirmed one is restocked"
+        )
+    restocks = []
+    for line in reservation.lines:
+        level = levels.get(line.sku)
+        if level is None:
+            raise InvariantViolated(f"{line.sku} was reserved but has no stock level")
+        adjustment = Adjustment(line.sku, line.quantity, reason)
+        restocks.append(Restock(adjust(level, adjustment, now).level, adjustment))
+    return tuple(restocks)

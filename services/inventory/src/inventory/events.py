@@ -1,9 +1,18 @@
 """What inventory publishes (events.proto; where each goes is declared there):
 
 - StockReserved, ReservationConfirmed and ReservationReleased, about the reservation
-  (`reservations/<reservation_id>`), one per status change;
+  (`reservations/<reservation_id>`), one per status change; ReservationReleased's reason
+  says who ended it: SAGA_COMPENSATION (ReleaseReservation), ORDER_CANCELLED
+  (OrderCancelled while PENDING) or EXPIRED;
 - StockLow, about the SKU (`stock/<sku>`), when a change took its available units to or
   below its threshold.
+
+A restock (a CONFIRMED reservation's units back on hand after OrderCancelled) publishes
+nothing: ReservationReleased is, by its contract, about a reservation that was never
+confirmed, and no other event says that on_hand went up (AdjustStock publishes none
+either). The stock level's version and stock_adjustments record it.
+
+And what it consumes: orders' OrderCancelled (`order_cancellation`).
 
 Events are (aggregate id, message) pairs: the use case emits each through its unit of work.
 """
@@ -14,15 +23,24 @@ from collections.abc import Iterable
 
 from google.protobuf.message import Message
 
-from inventory.domain import Adjusted, ReservationChange, ReservationStatus, StockLevel
+from inventory.domain import (
+    Adjusted,
+    InvariantViolated,
+    OrderCancellation,
+    ReleaseCause,
+    ReservationChange,
+    ReservationStatus,
+    StockLevel,
+)
 from inventory.messages import lines_to_proto, timestamp
 from shop.inventory.v1 import events_pb2
+from shop.orders.v1 import events_pb2 as orders_events
 
 Event = tuple[str, Message]
 
 RELEASE_REASONS = {
-    ReservationStatus.RELEASED: events_pb2.RELEASE_REASON_SAGA_COMPENSATION,
-    ReservationStatus.EXPIRED: events_pb2.RELEASE_REASON_EXPIRED,
+    ReleaseCause.SAGA_COMPENSATION: events_pb2.RELEASE_REASON_SAGA_COMPENSATION,
+    ReleaseCause.ORDER_CANCELLED: events_pb2.RELEASE_REASON_ORDER_CANCELLED,
 }
 
 
@@ -43,9 +61,19 @@ def reservation_events(change: ReservationChange) -> list[Event]:
             event = events_pb2.ReservationConfirmed(**ids, lines=lines)
         case ReservationStatus.RELEASED | ReservationStatus.EXPIRED:
             event = events_pb2.ReservationReleased(
-                **ids, lines=lines, reason=RELEASE_REASONS[reservation.status], detail=change.detail
+                **ids, lines=lines, reason=release_reason(change), detail=change.detail
             )
     return [(reservation.reservation_id, event), *stock_low_events(change.low)]
+
+
+def release_reason(change: ReservationChange) -> events_pb2.ReleaseReason.ValueType:
+    """ReservationReleased's reason: EXPIRED for an expired reservation, else who
+    released it."""
+    if change.reservation.status is ReservationStatus.EXPIRED:
+        return events_pb2.RELEASE_REASON_EXPIRED
+    if change.cause is None:
+        raise InvariantViolated(f"reservation {change.reservation.reservation_id}: released why?")
+    return RELEASE_REASONS[change.cause]
 
 
 def adjustment_events(adjusted: Adjusted) -> list[Event]:
@@ -65,3 +93,16 @@ def stock_low_events(levels: Iterable[StockLevel]) -> list[Event]:
         )
         for level in levels
     ]
+
+
+# --- consumed -------------------------------------------------------------------------------
+
+
+def order_cancellation(event: orders_events.OrderCancelled) -> OrderCancellation:
+    """What inventory needs of an OrderCancelled (the consumer validated it already: the
+    ids are UUIDs or, for the reservation, empty)."""
+    return OrderCancellation(
+        order_id=event.order_id,
+        reservation_id=event.reservation_id or None,
+        reason=event.reason,
+    )

@@ -3,7 +3,8 @@ locks that keep concurrent reservations from overselling.
 
 Lock order, the same in every use case so that they cannot deadlock: the idempotency key
 (the unit of work), then a SKU's creation lock (adjustments only), then reservation rows,
-then stock level rows in SKU order.
+then stock level rows in SKU order. An order's cancellation follows it like Confirm and
+Release do: its delivery's key, the reservation, then its SKUs' levels.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ class StockLevels(Protocol):
     async def lock(self, skus: Collection[str]) -> dict[str, StockLevel]: ...
     async def lock_creation(self, sku: str) -> None: ...
     async def save(self, level: StockLevel) -> None: ...
-    async def record_adjustment(self, level: StockLevel, *, delta: int, reason: str) -> None: ...
+    async def record_adjustment(
+        self, level: StockLevel, *, delta: int, reason: str, reservation_id: str | None = None
+    ) -> None: ...
+    async def restocked(self, reservation_id: str) -> bool: ...
 
 
 class Reservations(Protocol):
@@ -107,7 +111,11 @@ class StockLevelRepository:
             )
         )
 
-    async def record_adjustment(self, level: StockLevel, *, delta: int, reason: str) -> None:
+    async def record_adjustment(
+        self, level: StockLevel, *, delta: int, reason: str, reservation_id: str | None = None
+    ) -> None:
+        """Records why `level` changed; a restock names the reservation it put back (a
+        second restock of the same reservation line breaks a unique index: a bug)."""
         await self._conn.execute(
             stock_adjustments.insert().values(
                 sku=level.sku,
@@ -115,8 +123,19 @@ class StockLevelRepository:
                 reason=reason,
                 on_hand_after=level.on_hand,
                 version=level.version,
+                reservation_id=reservation_id,
             )
         )
+
+    async def restocked(self, reservation_id: str) -> bool:
+        """Whether a restock already put this reservation's units back on hand. Reliable
+        while the caller holds the reservation's row lock, as every restock does."""
+        found = await self._conn.scalar(
+            select(stock_adjustments.c.id)
+            .where(stock_adjustments.c.reservation_id == reservation_id)
+            .limit(1)
+        )
+        return found is not None
 
 
 class ReservationRepository:

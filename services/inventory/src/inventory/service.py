@@ -5,10 +5,14 @@ Every command that changes stock locks what it changes (see repository.py for th
 before it decides, so concurrent reservations of the last units queue up and exactly as
 many win as there are units. `@retry_conflicts` is the safety net for what Postgres still
 aborts as a conflict. Commands take a `clock` so tests can move time instead of waiting.
+
+Besides the gRPC commands, one use case runs on an event: `release_or_restock_cancelled_order`,
+inventory's part in cancelling an order (orders' OrderCancelled, choreographed).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,7 +22,10 @@ from chassis.uow import UnitOfWork, retry_conflicts
 from inventory import domain, events
 from inventory.domain import (
     Adjustment,
+    CancellationChange,
+    CancellationEffect,
     OpeningStock,
+    OrderCancellation,
     Reservation,
     ReservationChange,
     ReservationNotFound,
@@ -28,6 +35,8 @@ from inventory.domain import (
     StockLevelNotFound,
 )
 from inventory.repository import Repositories
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DEFAULT_RESERVATION_TTL = timedelta(minutes=15)
@@ -51,6 +60,15 @@ class Release:
 
     reservation_id: str
     detail: str
+
+
+@dataclass(frozen=True)
+class CancellationOutcome:
+    """What an OrderCancelled did (stored under its delivery's key, so a redelivery gets
+    it back instead of acting again)."""
+
+    effect: CancellationEffect
+    reservation: Reservation | None  # as the cancellation left it; None: none found
 
 
 async def get_stock(uow: UnitOfWork[Repositories], sku: str) -> StockLevel:
@@ -206,6 +224,115 @@ async def open_stock(
             await stock.record_adjustment(level, delta=level.on_hand, reason=reason)
         await uow.commit(level)
     return level
+
+
+@retry_conflicts
+async def release_or_restock_cancelled_order(
+    uow: UnitOfWork[Repositories],
+    *,
+    event_key: str,
+    cancellation: OrderCancellation,
+    clock: Clock = utc_now,
+) -> CancellationOutcome:
+    """Inventory's part in cancelling an order (orders' OrderCancelled, choreographed):
+    a PENDING reservation is released (ReservationReleased, reason ORDER_CANCELLED; an
+    overdue one is expired, reason EXPIRED, as ReleaseReservation does); a CONFIRMED one
+    is restocked, its units back on hand with one stock_adjustments row per line naming
+    the order (no event: the contract has none for it, see events.py).
+
+    `event_key` is the delivery's idempotency key (chassis.consumer.Delivery.key),
+    claimed with the effect: a redelivery returns the first outcome and does nothing
+    again. A restock is also recorded against the reservation, so another OrderCancelled
+    for it (another event id, a replay under another consumer) restocks nothing.
+
+    Never refuses a legitimate no-op (logged at INFO, the event counts as handled): no
+    reservation named, an unknown one, one already released or expired. A reservation of
+    another order raises ReservationOrderMismatch, so the event is dead-lettered.
+
+    Locks as Confirm and Release do (the key, the reservation, its SKUs' levels), so a
+    racing saga compensation or confirmation queues behind it or it behind them, and
+    whichever comes second finds the reservation settled."""
+    async with uow:
+        earlier = await uow.claim(event_key, cancellation, CancellationOutcome)
+        if earlier is not None:
+            log.debug("order %s: cancellation already handled", cancellation.order_id)
+            return earlier
+        reservation, levels, restocked = await _lock_for_cancellation(uow, cancellation)
+        change = domain.settle_cancellation(
+            cancellation, reservation, levels, restocked=restocked, now=clock()
+        )
+        if change.released is not None:
+            await _save_reservation_change(uow, change.released)
+        for restock in change.restocks:
+            await uow.repos.stock.save(restock.level)
+            await uow.repos.stock.record_adjustment(
+                restock.level,
+                delta=restock.adjustment.delta,
+                reason=restock.adjustment.reason,
+                reservation_id=cancellation.reservation_id,
+            )
+        outcome = CancellationOutcome(change.effect, change.reservation)
+        await uow.commit(outcome)
+    _log_cancellation(cancellation, change)
+    return outcome
+
+
+async def _lock_for_cancellation(
+    uow: UnitOfWork[Repositories], cancellation: OrderCancellation
+) -> tuple[Reservation | None, dict[str, StockLevel], bool]:
+    """The named reservation (locked), its SKUs' levels (locked) while there is stock to
+    move, and whether it was restocked before."""
+    if cancellation.reservation_id is None:
+        return None, {}, False
+    reservation = await uow.repos.reservations.lock(cancellation.reservation_id)
+    if reservation is None or reservation.order_id != cancellation.order_id:
+        return reservation, {}, False  # nothing to move (the domain says why)
+    if reservation.status is ReservationStatus.CONFIRMED and await uow.repos.stock.restocked(
+        reservation.reservation_id
+    ):
+        return reservation, {}, True
+    if reservation.status not in (ReservationStatus.PENDING, ReservationStatus.CONFIRMED):
+        return reservation, {}, False  # released or expired: it holds nothing
+    return reservation, await uow.repos.stock.lock([line.sku for line in reservation.lines]), False
+
+
+def _log_cancellation(cancellation: OrderCancellation, change: CancellationChange) -> None:
+    """What the cancellation did, or why it did nothing, at INFO: each is expected."""
+    order, reservation_id = cancellation.order_id, cancellation.reservation_id
+    match change.effect:
+        case CancellationEffect.RELEASED:
+            log.info("order %s cancelled: reservation %s released", order, reservation_id)
+        case CancellationEffect.EXPIRED:
+            log.info("order %s cancelled: reservation %s had expired", order, reservation_id)
+        case CancellationEffect.RESTOCKED:
+            units = sum(r.adjustment.delta for r in change.restocks)
+            log.info(
+                "order %s cancelled: confirmed reservation %s restocked (%d units)",
+                order,
+                reservation_id,
+                units,
+            )
+        case CancellationEffect.ALREADY_ENDED:
+            log.info(
+                "order %s cancelled: reservation %s was already %s; nothing to do",
+                order,
+                reservation_id,
+                change.reservation.status.value if change.reservation else "ended",
+            )
+        case CancellationEffect.ALREADY_RESTOCKED:
+            log.info(
+                "order %s cancelled: reservation %s was restocked before; nothing to do",
+                order,
+                reservation_id,
+            )
+        case CancellationEffect.NONE_MADE:
+            log.info("order %s cancelled: it had no reservation; nothing to do", order)
+        case CancellationEffect.UNKNOWN:
+            log.info(
+                "order %s cancelled: inventory has no reservation %s; nothing to do",
+                order,
+                reservation_id,
+            )
 
 
 async def _lock_reservation(

@@ -46,7 +46,21 @@ stock_adjustments = Table(
     Column("on_hand_after", Integer, nullable=False),
     Column("version", BigInteger, nullable=False),  # the stock level's version it made
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # A restock's confirmed reservation (its order was cancelled); NULL for other adjustments.
+    Column(
+        "reservation_id",
+        Uuid(as_uuid=False),
+        ForeignKey("reservations.reservation_id", name="stock_adjustments_reservation_fk"),
+    ),
     Index("stock_adjustments_sku_idx", "sku", "version"),
+    # A reservation's line goes back on hand once, whatever delivers the cancellation again.
+    Index(
+        "stock_adjustments_restock_once",
+        "reservation_id",
+        "sku",
+        unique=True,
+        postgresql_where=text("reservation_id IS NOT NULL"),
+    ),
 )
 
 reservations = Table(

@@ -24,14 +24,17 @@ from inventory import service
 from inventory.domain import (
     Adjustment,
     AdjustmentBelowReserved,
+    CancellationEffect,
     InsufficientStock,
+    OrderCancellation,
     Reservation,
     ReservationAlreadyConfirmed,
     ReservationAlreadyReleased,
     ReservationStatus,
 )
 from inventory.repository import Repositories
-from inventory.tables import reservations
+from inventory.tables import reservations, stock_adjustments
+from shop.inventory.v1 import events_pb2
 
 pytestmark = pytest.mark.anyio
 
@@ -223,3 +226,147 @@ async def test_the_same_key_sent_twice_at_once_reserves_once(
     assert len(won) == 4
     assert (await service.get_stock(racers(), KNIFE)).reserved == 2
     assert len(await outbox_events(db)) == 1
+
+
+# --- an order's cancellation (OrderCancelled) racing the saga's own commands ----------------
+
+
+# Without the conflict retries (@retry_conflicts), so that a deadlock would surface as an
+# error: the cancellation locks in the order Confirm and Release do, so none may.
+cancel_once: Callable[..., Awaitable[service.CancellationOutcome]] = inspect.unwrap(
+    service.release_or_restock_cancelled_order
+)
+release_once: Callable[..., Awaitable[Reservation]] = inspect.unwrap(service.release_reservation)
+confirm_once: Callable[..., Awaitable[Reservation]] = inspect.unwrap(service.confirm_reservation)
+
+
+def cancel(
+    racers: UnitsOfWork, reservation: Reservation, key: str | None = None
+) -> Awaitable[service.CancellationOutcome]:
+    return cancel_once(
+        racers(),
+        event_key=key or new_key(),
+        cancellation=OrderCancellation(reservation.order_id, reservation.reservation_id, ""),
+    )
+
+
+async def pending_knives(racers: UnitsOfWork, count: int) -> list[Reservation]:
+    await stock_up(racers, KNIFE, count)
+    return [
+        await service.reserve_stock(
+            racers(), idempotency_key=new_key(), request=request((KNIFE, 1))
+        )
+        for _ in range(count)
+    ]
+
+
+async def test_a_cancellation_racing_a_saga_compensation_releases_each_reservation_once(
+    racers: UnitsOfWork, db: Database
+) -> None:
+    pending = await pending_knives(racers, 8)
+
+    won, lost = await outcomes(
+        [
+            call
+            for reservation in pending
+            for call in (
+                cancel(racers, reservation),
+                release_once(
+                    racers(),
+                    idempotency_key=new_key(),
+                    reservation_id=reservation.reservation_id,
+                    detail="saga compensates",
+                ),
+            )
+        ]
+    )
+
+    assert lost == []  # neither refuses: releasing what is released changes nothing
+    level = await service.get_stock(racers(), KNIFE)
+    assert (level.on_hand, level.reserved) == (8, 0)
+    by_cancellation = {
+        o.reservation.reservation_id
+        for o in won
+        if isinstance(o, service.CancellationOutcome)
+        and o.effect is CancellationEffect.RELEASED
+        and o.reservation is not None
+    }
+    for reservation in pending:
+        released = [
+            e.data
+            for e in await outbox_events(db, aggregate=f"reservations/{reservation.reservation_id}")
+            if isinstance(e.data, events_pb2.ReservationReleased)
+        ]
+        assert len(released) == 1, reservation  # one release, by whichever came first
+        expected = (
+            events_pb2.RELEASE_REASON_ORDER_CANCELLED
+            if reservation.reservation_id in by_cancellation
+            else events_pb2.RELEASE_REASON_SAGA_COMPENSATION
+        )
+        assert released[0].reason == expected
+
+
+async def test_a_cancellation_racing_a_confirmation_always_gives_the_units_back(
+    racers: UnitsOfWork,
+) -> None:
+    pending = await pending_knives(racers, 8)
+
+    won, lost = await outcomes(
+        [
+            call
+            for reservation in pending
+            for call in (
+                cancel(racers, reservation),
+                confirm_once(
+                    racers(), idempotency_key=new_key(), reservation_id=reservation.reservation_id
+                ),
+            )
+        ]
+    )
+
+    # Released first: the confirmation is refused. Confirmed first: the cancellation
+    # restocks. Either way every unit is back and none is held.
+    assert all(isinstance(refused, ReservationAlreadyReleased) for refused in lost)
+    effects = [o.effect for o in won if isinstance(o, service.CancellationOutcome)]
+    assert len(effects) == 8
+    assert effects.count(CancellationEffect.RELEASED) == len(lost)
+    assert effects.count(CancellationEffect.RESTOCKED) == 8 - len(lost)
+    level = await service.get_stock(racers(), KNIFE)
+    assert (level.on_hand, level.reserved) == (8, 0)
+
+
+async def test_a_cancellation_delivered_again_while_the_first_runs_restocks_once(
+    racers: UnitsOfWork, db: Database
+) -> None:
+    pending = await pending_knives(racers, 4)
+    for reservation in pending:
+        await service.confirm_reservation(
+            racers(), idempotency_key=new_key(), reservation_id=reservation.reservation_id
+        )
+    keys = {r.reservation_id: (new_key(), new_key()) for r in pending}
+
+    # Per reservation: the same event twice (an ack that came too late) and another
+    # event for it twice (a replay), all at once.
+    won, lost = await outcomes(
+        [
+            cancel(racers, reservation, key)
+            for reservation in pending
+            for key in keys[reservation.reservation_id] * 2
+        ]
+    )
+
+    assert lost == []
+    effects = [o.effect for o in won]
+    # Per reservation, the event that came first restocked (both its deliveries answer
+    # so); the other found it restocked (both of its deliveries too).
+    assert effects.count(CancellationEffect.RESTOCKED) == 2 * 4
+    assert effects.count(CancellationEffect.ALREADY_RESTOCKED) == 2 * 4
+    level = await service.get_stock(racers(), KNIFE)
+    assert (level.on_hand, level.reserved) == (4, 0)
+    async with db.transaction() as conn:
+        restocks = await conn.scalar(
+            select(func.count())
+            .select_from(stock_adjustments)
+            .where(stock_adjustments.c.reservation_id.is_not(None))
+        )
+    assert restocks == 4

@@ -8,11 +8,9 @@ from __future__ import annotations
 import grpc
 import grpc.aio
 import pytest
-from grpc_health.v1 import health_pb2
 
 from chassis.app import ServiceApp
-from chassis.testing.faults import Answer, database_outage, pool_exhausted
-from chassis.testing.plugin import private_postgres
+from chassis.testing.faults import assert_database_outage_survived, assert_full_pool_sheds
 from inventory import seed
 from shop.inventory.v1 import inventory_service_pb2 as pb
 from shop.inventory.v1.inventory_service_pb2_grpc import InventoryServiceStub
@@ -20,7 +18,6 @@ from shop.inventory.v1.inventory_service_pb2_grpc import InventoryServiceStub
 pytestmark = pytest.mark.anyio
 
 SKU = seed.load().stock[0].sku
-OK = Answer(grpc.StatusCode.OK, retry_hint=False)
 
 
 async def get_stock(channel: grpc.aio.Channel) -> object:
@@ -30,20 +27,10 @@ async def get_stock(channel: grpc.aio.Channel) -> object:
 async def test_a_database_outage_is_unavailable_and_the_instance_heals_by_itself(
     service_app: ServiceApp,
 ) -> None:
-    with private_postgres() as postgres:  # its own server: this test stops it
-        seen = await database_outage(service_app, postgres, get_stock)
-
-    assert seen.before == OK
-    assert seen.during == Answer(grpc.StatusCode.UNAVAILABLE, retry_hint=True)
-    assert seen.health_during == health_pb2.HealthCheckResponse.NOT_SERVING
-    assert seen.health_after == health_pb2.HealthCheckResponse.SERVING
-    assert seen.after == OK
+    await assert_database_outage_survived(service_app, get_stock)
 
 
 async def test_a_full_pool_sheds_the_call_instead_of_queueing_it(
     service_app: ServiceApp, clean_database: str
 ) -> None:
-    seen = await pool_exhausted(service_app, clean_database, get_stock)
-
-    # Not DEADLINE_EXCEEDED: the call did not wait out its 10 s deadline for a connection.
-    assert seen == Answer(grpc.StatusCode.RESOURCE_EXHAUSTED, retry_hint=True)
+    await assert_full_pool_sheds(service_app, clean_database, get_stock)
