@@ -1,0 +1,1 @@
+"""Orders: customers' orders and the saga that fulfils each one."""

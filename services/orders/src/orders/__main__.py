@@ -1,0 +1,3 @@
+from orders.main import app
+
+app.main()

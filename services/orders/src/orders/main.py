@@ -1,0 +1,61 @@
+"""Wiring: `python -m orders serve` runs the service, `python -m orders migrate` brings its
+database schema to head and exits. Configuration comes from SHOP_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chassis import clients
+from chassis.app import Runtime, ServiceApp, Wiring
+from orders import prices
+from orders.grpc_api import ERRORS, OrdersApi
+from orders.peers import GrpcInventory, GrpcPayments, GrpcShipping, Peers
+from orders.repository import Repositories
+from orders.runner import SagaRunner
+from orders.service import Clock, utc_now
+
+# services/orders/migrations, beside the package's src/ directory.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def peers(runtime: Runtime) -> Peers:
+    """Payments, inventory and shipping through the instance's sidecar."""
+    settings = runtime.settings
+    return Peers(
+        payments=GrpcPayments(lambda: clients.channel(settings, "payments")),
+        inventory=GrpcInventory(lambda: clients.channel(settings, "inventory")),
+        shipping=GrpcShipping(lambda: clients.channel(settings, "shipping")),
+    )
+
+
+def wire(
+    runtime: Runtime,
+    *,
+    clock: Clock = utc_now,
+    poll_interval_s: float = 0.5,
+    backfill: bool = True,
+) -> Wiring:
+    """The servicer, the saga runner, the price read model's consumer and backfill. Tests
+    pass their own clock and poll interval (functools.partial)."""
+    unit_of_work = runtime.units_of_work(Repositories.on)
+    services = peers(runtime)
+    runner = SagaRunner(
+        unit_of_work,
+        services,
+        owner=runtime.settings.instance,
+        poll_interval_s=poll_interval_s,
+        clock=clock,
+    )
+    api = OrdersApi(unit_of_work, shipping=services.shipping, placed=runner.wake, clock=clock)
+    workers = [runner.worker()]
+    if backfill:
+        catalog = lambda: clients.channel(runtime.settings, "catalog")  # noqa: E731
+        workers.append(prices.backfill_worker(unit_of_work, catalog))
+    return Wiring(
+        servicers=[api],
+        workers=workers,
+        subscriptions=[prices.subscription(unit_of_work)],
+    )
+
+
+app = ServiceApp("orders", wire=wire, errors=ERRORS, migrations=MIGRATIONS_DIR)

@@ -1,0 +1,312 @@
+"""Orders, sagas and the catalog price read model in Postgres: rows to domain values and back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Row, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chassis import records
+from orders import tables
+from orders.domain import (
+    Address,
+    CatalogPrice,
+    Money,
+    Order,
+    OrderLine,
+    OrderStatus,
+    RejectionReason,
+    ShippingSpeed,
+)
+from orders.saga import Phase, Saga, StepKind, StepRecord
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page of orders (newest first) continues: after this one."""
+
+    created_at: datetime
+    order_id: str
+
+
+class Orders(Protocol):
+    async def add(self, order: Order) -> None: ...
+    async def get(self, order_id: str) -> Order | None: ...
+    async def lock(self, order_id: str) -> Order | None: ...
+    async def save(self, order: Order) -> None: ...
+    async def page(
+        self,
+        customer_id: str | None,
+        *,
+        status: OrderStatus | None,
+        after: Position | None,
+        limit: int,
+    ) -> list[Order]: ...
+
+
+class Sagas(Protocol):
+    async def add(self, saga: Saga) -> None: ...
+    async def get(self, order_id: str) -> Saga | None: ...
+    async def lock(self, order_id: str) -> Saga | None: ...
+    async def save(self, saga: Saga) -> None: ...
+    async def claim(
+        self, now: datetime, *, lease: str, owner: str, until: datetime, limit: int
+    ) -> list[str]:
+        """Leases up to `limit` unfinished sagas due by `now` to this runner (ones another
+        runner holds locked are skipped, not waited for); their ids."""
+        ...
+
+    async def resume_owned(self, owner: str, now: datetime) -> int:
+        """Makes the unfinished sagas `owner` leased before a restart due now."""
+        ...
+
+
+class Prices(Protocol):
+    async def get_many(self, skus: Collection[str]) -> dict[str, CatalogPrice]: ...
+    async def upsert(self, price: CatalogPrice) -> None:
+        """Keeps `price` unless a newer version is already known."""
+        ...
+
+    async def change_price(self, sku: str, price: Money, version: int) -> None:
+        """The price of a known SKU, unless a newer version is already known."""
+        ...
+
+
+@dataclass(frozen=True)
+class Repositories:
+    orders: Orders
+    sagas: Sagas
+    prices: Prices
+
+    @classmethod
+    def on(cls, conn: AsyncConnection) -> Repositories:
+        return cls(OrderRepository(conn), SagaRepository(conn), PriceRepository(conn))
+
+
+def _json(value: object) -> Any:
+    return json.loads(records.dump(value))
+
+
+def _value(kind: type[T], raw: Any) -> T:
+    return records.load(kind, json.dumps(raw).encode())
+
+
+class OrderRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, order: Order) -> None:
+        await self._conn.execute(tables.orders.insert().values(_order_row(order)))
+
+    async def get(self, order_id: str) -> Order | None:
+        query = select(tables.orders).where(tables.orders.c.order_id == order_id)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _order(row)
+
+    async def lock(self, order_id: str) -> Order | None:
+        query = select(tables.orders).where(tables.orders.c.order_id == order_id).with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _order(row)
+
+    async def save(self, order: Order) -> None:
+        t = tables.orders
+        await self._conn.execute(
+            update(t).where(t.c.order_id == order.order_id).values(_order_row(order))
+        )
+
+    async def page(
+        self,
+        customer_id: str | None,
+        *,
+        status: OrderStatus | None,
+        after: Position | None,
+        limit: int,
+    ) -> list[Order]:
+        t = tables.orders
+        query = select(t).order_by(t.c.created_at.desc(), t.c.order_id.desc()).limit(limit)
+        if customer_id is not None:
+            query = query.where(t.c.customer_id == customer_id)
+        if status is not None:
+            query = query.where(t.c.status == int(status))
+        if after is not None:
+            query = query.where(
+                tuple_(t.c.created_at, t.c.order_id) < tuple_(after.created_at, after.order_id)
+            )
+        return [_order(row) for row in await self._conn.execute(query)]
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "customer_id": order.customer_id,
+        "status": int(order.status),
+        "lines": _json(order.lines),
+        "shipping_currency": order.shipping_cost.currency,
+        "shipping_minor": order.shipping_cost.minor,
+        "address": _json(order.address),
+        "speed": int(order.speed),
+        "rejection_reason": None if order.rejection_reason is None else int(order.rejection_reason),
+        "rejection_detail": order.rejection_detail,
+        "payment_id": order.payment_id,
+        "reservation_id": order.reservation_id,
+        "shipment_id": order.shipment_id,
+        "cancel_reason": order.cancel_reason,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "version": order.version,
+    }
+
+
+def _order(row: Row[Any]) -> Order:
+    m = row._mapping
+    return Order(
+        order_id=m["order_id"],
+        customer_id=m["customer_id"],
+        status=OrderStatus(m["status"]),
+        lines=_value(tuple[OrderLine, ...], m["lines"]),
+        shipping_cost=Money(m["shipping_currency"], m["shipping_minor"]),
+        address=_value(Address, m["address"]),
+        speed=ShippingSpeed(m["speed"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        version=m["version"],
+        rejection_reason=None
+        if m["rejection_reason"] is None
+        else RejectionReason(m["rejection_reason"]),
+        rejection_detail=m["rejection_detail"],
+        payment_id=m["payment_id"],
+        reservation_id=m["reservation_id"],
+        shipment_id=m["shipment_id"],
+        cancel_reason=m["cancel_reason"],
+    )
+
+
+class SagaRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, saga: Saga) -> None:
+        await self._conn.execute(tables.sagas.insert().values(_saga_row(saga)))
+
+    async def get(self, order_id: str) -> Saga | None:
+        query = select(tables.sagas).where(tables.sagas.c.order_id == order_id)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _saga(row)
+
+    async def lock(self, order_id: str) -> Saga | None:
+        query = select(tables.sagas).where(tables.sagas.c.order_id == order_id).with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _saga(row)
+
+    async def save(self, saga: Saga) -> None:
+        t = tables.sagas
+        await self._conn.execute(
+            update(t).where(t.c.order_id == saga.order_id).values(_saga_row(saga))
+        )
+
+    async def claim(
+        self, now: datetime, *, lease: str, owner: str, until: datetime, limit: int
+    ) -> list[str]:
+        rows = await self._conn.execute(
+            text(
+                "UPDATE sagas SET lease = :lease, owner = :owner, next_run_at = :until"
+                " WHERE order_id IN (SELECT order_id FROM sagas"
+                "  WHERE phase IN ('FORWARD', 'COMPENSATING') AND next_run_at <= :now"
+                "  ORDER BY next_run_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
+                " RETURNING order_id"
+            ),
+            {"lease": lease, "owner": owner, "until": until, "now": now, "limit": limit},
+        )
+        return [row[0] for row in rows]
+
+    async def resume_owned(self, owner: str, now: datetime) -> int:
+        t = tables.sagas
+        result = await self._conn.execute(
+            update(t)
+            .where(t.c.owner == owner, t.c.phase.in_([p.value for p in Phase if p in _OPEN]))
+            .values(next_run_at=now, lease="")
+        )
+        return int(result.rowcount)
+
+
+_OPEN = (Phase.FORWARD, Phase.COMPENSATING)
+
+
+def _saga_row(saga: Saga) -> dict[str, Any]:
+    return {
+        "order_id": saga.order_id,
+        "phase": saga.phase.value,
+        "steps": _json(saga.steps),
+        "started_at": saga.started_at,
+        "next_run_at": saga.next_run_at,
+        "payment_token": saga.payment_token,
+        "rejection": None if saga.rejection is None else int(saga.rejection),
+        "detail": saga.detail,
+        "failed_step": None if saga.failed_step is None else int(saga.failed_step),
+        "lease": saga.lease,
+        "owner": saga.owner,
+    }
+
+
+def _saga(row: Row[Any]) -> Saga:
+    m = row._mapping
+    return Saga(
+        order_id=m["order_id"],
+        phase=Phase(m["phase"]),
+        steps=_value(tuple[StepRecord, ...], m["steps"]),
+        started_at=m["started_at"],
+        next_run_at=m["next_run_at"],
+        payment_token=m["payment_token"],
+        rejection=None if m["rejection"] is None else RejectionReason(m["rejection"]),
+        detail=m["detail"],
+        failed_step=None if m["failed_step"] is None else StepKind(m["failed_step"]),
+        lease=m["lease"],
+        owner=m["owner"],
+    )
+
+
+class PriceRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get_many(self, skus: Collection[str]) -> dict[str, CatalogPrice]:
+        t = tables.catalog_prices
+        rows = await self._conn.execute(select(t).where(t.c.sku.in_(list(skus))))
+        return {
+            row.sku: CatalogPrice(row.sku, row.name, Money(row.currency, row.minor), row.version)
+            for row in rows
+        }
+
+    async def upsert(self, price: CatalogPrice) -> None:
+        t = tables.catalog_prices
+        values = {
+            "sku": price.sku,
+            "name": price.name,
+            "currency": price.price.currency,
+            "minor": price.price.minor,
+            "version": price.version,
+        }
+        statement = insert(t).values(values)
+        await self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[t.c.sku],
+                set_={k: statement.excluded[k] for k in values if k != "sku"},
+                where=t.c.version < statement.excluded.version,
+            )
+        )
+
+    async def change_price(self, sku: str, price: Money, version: int) -> None:
+        t = tables.catalog_prices
+        await self._conn.execute(
+            update(t)
+            .where(t.c.sku == sku, t.c.version < version)
+            .values(currency=price.currency, minor=price.minor, version=version)
+        )

@@ -1,0 +1,286 @@
+"""Orders' use cases, one unit of work each (the saga's steps are in runner.py)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from chassis.domain import DomainError
+from chassis.errors import PeerError
+from chassis.uow import UnitOfWork, retry_conflicts
+from orders import domain, events, saga
+from orders.domain import (
+    CatalogPrice,
+    DestinationNotServed,
+    InvalidConsistencyToken,
+    Money,
+    Order,
+    OrderNotFound,
+    OrderStatus,
+    PlaceOrder,
+    UnknownSku,
+)
+from orders.metrics import STARTED
+from orders.peers import DESTINATION_NOT_SERVED, SHIPPING_UNKNOWN_SKU, Shipping
+from orders.repository import Position, Repositories
+from orders.saga import Saga
+
+Clock = Callable[[], datetime]
+UoW = Callable[[], UnitOfWork[Repositories]]
+DEFAULT_PAGE_SIZE = 20
+ORDER_NAMESPACE = uuid.UUID("8a1b7c2d-3e4f-4a5b-9c6d-7e8f9a0b1c2d")  # fixed forever
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: the verified token's subject, and whether it is an admin."""
+
+    subject: str
+    admin: bool = False
+
+    def may_see(self, order: Order) -> bool:
+        return self.admin or order.customer_id == self.subject
+
+
+@dataclass(frozen=True)
+class Viewed:
+    order: Order
+    saga: Saga | None
+
+
+# --- PlaceOrder --------------------------------------------------------------------------
+
+
+async def place_order(
+    unit_of_work: UoW,
+    *,
+    idempotency_key: str,
+    command: PlaceOrder,
+    shipping: Shipping,
+    clock: Clock = utc_now,
+) -> Order:
+    """Prices the cart from the read model, quotes delivery, and stores the order PENDING
+    with its saga, emitting OrderPlaced, in one unit of work. A retry with the same key
+    returns the first outcome, even if prices changed since."""
+    async with unit_of_work() as uow:  # a retry answers before anything is priced again
+        earlier = await uow.claim(idempotency_key, command, Order)
+        if earlier is not None:
+            return earlier
+    async with unit_of_work().read() as uow:
+        prices = await uow.repos.prices.get_many([line.sku for line in command.lines])
+    lines = domain.price_lines(command.lines, prices, command.currency)
+    shipping_cost = await _quote(shipping, command)
+    return await _store(unit_of_work, idempotency_key, command, lines, shipping_cost, clock)
+
+
+async def _quote(shipping: Shipping, command: PlaceOrder) -> Money:
+    try:
+        options = await shipping.quote(command.address, command.lines, command.currency)
+    except PeerError as error:
+        if error.reason == DESTINATION_NOT_SERVED:
+            raise DestinationNotServed() from error
+        if error.reason == SHIPPING_UNKNOWN_SKU:
+            raise UnknownSku(error.metadata.get("sku", "")) from error
+        raise
+    cost = options.get(command.speed)
+    if cost is None:
+        raise DestinationNotServed(f"no {command.speed.name} delivery to this address")
+    return cost
+
+
+@retry_conflicts
+async def _store(  # noqa: PLR0913, PLR0917
+    unit_of_work: UoW,
+    key: str,
+    command: PlaceOrder,
+    lines: tuple[domain.OrderLine, ...],
+    shipping_cost: Money,
+    clock: Clock,
+) -> Order:
+    now = clock()
+    order = Order(
+        order_id=str(uuid.uuid5(ORDER_NAMESPACE, f"{command.customer_id}/{key}")),
+        customer_id=command.customer_id,
+        status=OrderStatus.PENDING,
+        lines=lines,
+        shipping_cost=shipping_cost,
+        address=command.address,
+        speed=command.speed,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    domain.check_expected_total(order, command.expected_total)
+    async with unit_of_work() as uow:
+        earlier = await uow.claim(key, command, Order)
+        if earlier is not None:
+            return earlier
+        await uow.repos.orders.add(order)
+        await uow.repos.sagas.add(saga.started(order.order_id, command.payment_token, now))
+        uow.emit(events.placed(order), order.order_id)
+        await uow.commit(order)
+    STARTED.inc()
+    return order
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+async def get_order(
+    unit_of_work: UoW, caller: Caller, order_id: str, consistency_token: str = ""
+) -> Viewed:
+    """The order and its saga. A consistency token names a version this read must see:
+    orders reads its own primary, so every committed version is visible at once."""
+    wanted = parse_token(consistency_token, order_id) if consistency_token else 0
+    async with unit_of_work().read() as uow:
+        order = await uow.repos.orders.get(order_id)
+        if order is None or not caller.may_see(order):
+            raise OrderNotFound(order_id)
+        found = await uow.repos.sagas.get(order_id)
+    assert order.version >= wanted  # one primary: a committed write is always visible
+    return Viewed(order, found)
+
+
+@dataclass(frozen=True)
+class Page:
+    orders: list[Viewed]
+    next_page_token: str
+
+
+class InvalidPageToken(DomainError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="page_token")
+
+
+async def list_orders(
+    unit_of_work: UoW,
+    caller: Caller,
+    *,
+    status: OrderStatus | None,
+    page_size: int,
+    page_token: str,
+) -> Page:
+    """The caller's orders (an admin's: everyone's), newest first."""
+    size = page_size or DEFAULT_PAGE_SIZE
+    scope = "*" if caller.admin else caller.subject
+    after = _decode_page(page_token, scope, status)
+    async with unit_of_work().read() as uow:
+        found = await uow.repos.orders.page(
+            None if caller.admin else caller.subject, status=status, after=after, limit=size + 1
+        )
+        page = found[:size]
+        viewed = [Viewed(o, await uow.repos.sagas.get(o.order_id)) for o in page]
+    if len(found) <= size:
+        return Page(viewed, "")
+    last = page[-1]
+    return Page(viewed, _encode_page(Position(last.created_at, last.order_id), scope, status))
+
+
+def _encode_page(position: Position, scope: str, status: OrderStatus | None) -> str:
+    payload = {
+        "s": scope,
+        "f": int(status or 0),
+        "t": position.created_at.isoformat(),
+        "id": position.order_id,
+    }
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+
+
+def _decode_page(token: str, scope: str, status: OrderStatus | None) -> Position | None:
+    if not token:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        position = Position(datetime.fromisoformat(payload["t"]), str(payload["id"]))
+        issued_for = (payload["s"], payload["f"])
+    except (binascii.Error, ValueError, TypeError, KeyError) as error:
+        raise InvalidPageToken("malformed page token") from error
+    if issued_for != (scope, int(status or 0)) or position.created_at.tzinfo is None:
+        raise InvalidPageToken("page token was issued for a different request")
+    return position
+
+
+def consistency_token(order: Order) -> str:
+    raw = json.dumps({"o": order.order_id, "v": order.version}).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def parse_token(token: str, order_id: str) -> int:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        issued_for, version = payload["o"], payload["v"]
+    except (binascii.Error, ValueError, TypeError, KeyError) as error:
+        raise InvalidConsistencyToken() from error
+    if issued_for != order_id or not isinstance(version, int):
+        raise InvalidConsistencyToken()
+    return version
+
+
+# --- CancelOrder -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    order_id: str
+    reason: str
+    caller: Caller
+
+
+@retry_conflicts
+async def cancel_order(
+    unit_of_work: UoW,
+    *,
+    idempotency_key: str,
+    request: CancelRequest,
+    shipping: Shipping,
+    clock: Clock = utc_now,
+) -> Order:
+    """Cancels a CONFIRMED order not yet dispatched: CANCELLED, and OrderCancelled for
+    payments, inventory and shipping to undo their part on their own. A PENDING order is
+    refused (OrderPending: the saga holds it); a cancelled one comes back unchanged."""
+    async with unit_of_work() as uow:
+        earlier = await uow.claim(idempotency_key, request, Order)
+        if earlier is not None:
+            return earlier
+        order = await uow.repos.orders.lock(request.order_id)
+        if order is None or not request.caller.may_see(order):
+            raise OrderNotFound(request.order_id)
+        dispatched = False
+        if order.status is OrderStatus.CONFIRMED and order.shipment_id:
+            dispatched = (await shipping.shipment(order.shipment_id)).dispatched
+        changed = domain.cancel(order, reason=request.reason, dispatched=dispatched, now=clock())
+        if changed is not order:
+            await uow.repos.orders.save(changed)
+            uow.emit(events.cancelled(changed), changed.order_id)
+        await uow.commit(changed)
+    return changed
+
+
+# --- the price read model ----------------------------------------------------------------
+
+
+async def project_product(unit_of_work: UoW, *, event_key: str, price: CatalogPrice) -> None:
+    async with unit_of_work() as uow:
+        if await uow.claim(event_key, price, bool) is not None:
+            return
+        await uow.repos.prices.upsert(price)
+        await uow.commit(True)
+
+
+async def project_price_change(
+    unit_of_work: UoW, *, event_key: str, sku: str, price: Money, version: int
+) -> None:
+    async with unit_of_work() as uow:
+        if await uow.claim(event_key, (sku, price, version), bool) is not None:
+            return
+        await uow.repos.prices.change_price(sku, price, version)
+        await uow.commit(True)
