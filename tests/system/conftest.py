@@ -1,7 +1,7 @@
 """The stacks the system tests run against, started with the real `shop up`.
 
-`stack`: the repository's mesh policy, two catalog instances, and client sidecars for
-orders (a caller the policy allows) and notifications (one it does not).
+`stack`: the repository's mesh policy, two catalog instances, one of every other service
+but orders, and a client sidecar that calls the mesh as orders.
 `chaos_stack`: a policy made to fail fast (a tiny gateway rate limit, a short
 SearchProducts timeout, a small circuit breaker) and injected faults: catalog-2 answers
 every call UNAVAILABLE, catalog-1 holds each SearchProducts far beyond its timeout.
@@ -25,7 +25,7 @@ MAX_REQUESTS = 3  # concurrent calls from one caller to the catalog
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    with running_stack(services={"catalog": 2}, clients=("orders", "notifications")) as started:
+    with running_stack(services={"catalog": 2, "orders": 0}, clients=("orders",)) as started:
         yield started
 
 
@@ -60,6 +60,6 @@ def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     policy = chaos_policy(tmp_path_factory.mktemp("chaos") / "policy.yaml")
     faults = ("catalog-2:abort=14", f"catalog-1:SearchProducts:delay={SEARCH_DELAY_S:g}s")
     with running_stack(
-        services={"catalog": 2}, clients=("orders",), faults=faults, policy=policy
+        services={"catalog": 2, "orders": 0}, clients=("orders",), faults=faults, policy=policy
     ) as started:
         yield started

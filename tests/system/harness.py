@@ -67,6 +67,12 @@ class Stack:
     def client(self, identity: str) -> Instance:
         return next(c for c in self.topology.client_sidecars() if c.service == identity)
 
+    def caller(self, identity: str) -> Instance:
+        """Where to call the mesh as `identity`: its client sidecar (`shop up --client`),
+        or else its first instance's sidecar."""
+        clients = [c for c in self.topology.client_sidecars() if c.service == identity]
+        return clients[0] if clients else self.topology.instances(identity)[0]
+
     def shop(self, *args: str) -> subprocess.CompletedProcess[str]:
         return shop(self.topology, *args)
 
@@ -74,7 +80,7 @@ class Stack:
         """Dial the catalog like a service: plaintext to the caller's sidecar, authority
         "catalog"."""
         channel = grpc.insecure_channel(
-            f"127.0.0.1:{self.client(caller).outbound_port}",
+            f"127.0.0.1:{self.caller(caller).outbound_port}",
             options=[("grpc.default_authority", "catalog")],
         )
         return channel, catalog_grpc.CatalogServiceStub(channel)
@@ -153,7 +159,7 @@ def running_stack(
     # shape here gives the same ports.
     topology = Topology(
         state_dir=state_dir,
-        services={**one_of_each(), **services},
+        services={k: n for k, n in {**one_of_each(), **services}.items() if n},
         clients=tuple(clients),
     ).with_free_ports()
     args = ["up", "--base-port", str(topology.base_port)]

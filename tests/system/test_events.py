@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import nats
 
 from shop.catalog.v1 import events_pb2
 from shop.common.v1.event_pb2 import EventEnvelope
@@ -19,7 +18,7 @@ from .test_gateway import bearer, new_product, token, unique_sku
 
 async def catalog_events_about(stack: Stack, aggregate: str) -> list[tuple[str, EventEnvelope]]:
     """(Nats-Msg-Id, envelope) of every message in the CATALOG stream about `aggregate`."""
-    client = await nats.connect(stack_nats.client_url(stack.topology))
+    client = await stack_nats.connect(stack.topology)  # as the stack's admin, over TLS
     try:
         js = client.jetstream()
         last = (await js.stream_info("CATALOG")).state.last_seq
