@@ -13,8 +13,3 @@ from orders.main import app
 @pytest.fixture(scope="session")
 def service_app() -> ServiceApp:
     return app
-
-
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"

@@ -8,24 +8,11 @@ whichever conftest was loaded last."""
 from __future__ import annotations
 
 import pytest
-from shipping_examples import UnitsOfWork
 
-from chassis.app import Runtime, ServiceApp
+from chassis.app import ServiceApp
 from shipping.main import app
-from shipping.repository import Repositories
 
 
 @pytest.fixture(scope="session")
 def service_app() -> ServiceApp:
     return app
-
-
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def uow(runtime: Runtime) -> UnitsOfWork:
-    """A new unit of work on the test's clean database, per call."""
-    return runtime.units_of_work(Repositories.on)

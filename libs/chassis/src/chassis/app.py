@@ -104,6 +104,9 @@ class ServiceApp:
     """The service's Alembic directory (its env.py is chassis.migrations.run_migrations)."""
     errors: ErrorMap = NO_ERRORS
     """Its domain exceptions -> status code and ErrorReason."""
+    repositories: Callable[[AsyncConnection], Any] | None = None
+    """What its units of work give its use cases (`Repositories.on`); the tests' `uow`
+    fixture builds units of work with it."""
 
     def main(self, argv: Sequence[str] | None = None) -> None:
         """`python -m <service> serve|migrate`, configured by SHOP_* variables."""

@@ -26,4 +26,10 @@ def wire(runtime: Runtime, *, clock: Clock = utc_now) -> Wiring:
     )
 
 
-app = ServiceApp("audit", wire=wire, errors=ERRORS, migrations=MIGRATIONS_DIR)
+app = ServiceApp(
+    "audit",
+    wire=wire,
+    errors=ERRORS,
+    migrations=MIGRATIONS_DIR,
+    repositories=Repositories.on,
+)

@@ -22,4 +22,10 @@ def wire(runtime: Runtime) -> Wiring:
     )
 
 
-app = ServiceApp("catalog", wire=wire, errors=ERRORS, migrations=MIGRATIONS_DIR)
+app = ServiceApp(
+    "catalog",
+    wire=wire,
+    errors=ERRORS,
+    migrations=MIGRATIONS_DIR,
+    repositories=Repositories.on,
+)

@@ -47,4 +47,10 @@ def wire(
     )
 
 
-app = ServiceApp("notifications", wire=wire, errors=ERRORS, migrations=MIGRATIONS_DIR)
+app = ServiceApp(
+    "notifications",
+    wire=wire,
+    errors=ERRORS,
+    migrations=MIGRATIONS_DIR,
+    repositories=Repositories.on,
+)

@@ -58,4 +58,10 @@ def wire(
     )
 
 
-app = ServiceApp("orders", wire=wire, errors=ERRORS, migrations=MIGRATIONS_DIR)
+app = ServiceApp(
+    "orders",
+    wire=wire,
+    errors=ERRORS,
+    migrations=MIGRATIONS_DIR,
+    repositories=Repositories.on,
+)

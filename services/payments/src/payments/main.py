@@ -42,4 +42,10 @@ def wire(runtime: Runtime, *, processor: CardProcessor | None = None) -> Wiring:
     )
 
 
-app = ServiceApp("payments", wire=wire, errors=ERRORS, migrations=MIGRATIONS_DIR)
+app = ServiceApp(
+    "payments",
+    wire=wire,
+    errors=ERRORS,
+    migrations=MIGRATIONS_DIR,
+    repositories=Repositories.on,
+)

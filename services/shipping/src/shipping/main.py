@@ -56,4 +56,10 @@ def wire(
     )
 
 
-app = ServiceApp("shipping", wire=wire, errors=ERRORS, migrations=MIGRATIONS_DIR)
+app = ServiceApp(
+    "shipping",
+    wire=wire,
+    errors=ERRORS,
+    migrations=MIGRATIONS_DIR,
+    repositories=Repositories.on,
+)

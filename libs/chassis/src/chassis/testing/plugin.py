@@ -20,11 +20,11 @@ import subprocess
 import sysconfig
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chassis.app import Runtime, ServiceApp
     from chassis.config import ServiceSettings
     from chassis.db import Database
+    from chassis.uow import SqlUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,12 @@ def service_app() -> ServiceApp:
     )
 
 
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests and fixtures run on asyncio, as the services do."""
+    return "asyncio"
+
+
 @pytest.fixture(autouse=True)
 def service_context(request: pytest.FixtureRequest) -> None:
     """Names the service under test in the chassis context, as serve() does in a process
@@ -257,3 +264,12 @@ def runtime(service_app: ServiceApp, db: Database, clean_database: str) -> Runti
     from chassis.app import Runtime  # noqa: PLC0415
 
     return Runtime(instance_settings(service_app.name, clean_database), db)
+
+
+@pytest.fixture
+def uow(service_app: ServiceApp, runtime: Runtime) -> Callable[[], SqlUnitOfWork[Any]]:
+    """A new unit of work on the test's clean database, per call, with the service's
+    repositories (ServiceApp.repositories)."""
+    if service_app.repositories is None:
+        raise pytest.UsageError(f"{service_app.name}'s ServiceApp names no repositories")
+    return runtime.units_of_work(service_app.repositories)
