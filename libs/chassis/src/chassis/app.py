@@ -231,6 +231,8 @@ class Instance:
 class Background:
     """Tasks that run beside the server (workers, signal handlers), kept until they end."""
 
+    STOP_WAIT_S = 10.0  # a task that ignores its cancellation must not hold shutdown forever
+
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[object]] = set()
 
@@ -243,9 +245,14 @@ class Background:
         task.add_done_callback(self._tasks.discard)
 
     async def cancel(self) -> None:
-        for task in self._tasks:
+        tasks = set(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not tasks:
+            return
+        _, stuck = await asyncio.wait(tasks, timeout=self.STOP_WAIT_S)
+        for task in stuck:
+            log.error("%s did not stop within %.0f s of its cancellation", task, self.STOP_WAIT_S)
 
 
 async def supervise(worker: Worker, readiness: Readiness) -> None:
