@@ -46,7 +46,7 @@ def test_a_poison_message_is_dead_lettered_per_subscription_and_can_be_redriven(
     stack: Stack,
 ) -> None:
     asyncio.run(publish_poison(stack))
-    wait_until(lambda: CONSUMERS <= set(by_subscription(stack)), "a dead letter per consumer")
+    wait_until(lambda: set(by_subscription(stack)) >= CONSUMERS, "a dead letter per consumer")
     before = by_subscription(stack)
     reasons = {str(letter["reason"]) for letter in dead_letters(stack)}
 
