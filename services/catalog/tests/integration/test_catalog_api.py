@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import grpc
@@ -37,26 +36,6 @@ pytestmark = pytest.mark.anyio
 
 SEED = seed.load()
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CatalogService"].full_name
-
-
-@pytest.fixture(scope="module")
-async def module_db(database_url: str) -> AsyncIterator[Database]:
-    """One database for the module's server; tests use SKUs of their own."""
-    db = Database(database_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-
-
-@pytest.fixture(scope="module")
-async def channel(
-    service_app: ServiceApp, module_db: Database, database_url: str
-) -> AsyncIterator[grpc.aio.Channel]:
-    """The started catalog server (seeded by its on_start hook) and a channel to it."""
-    runtime = Runtime(instance_settings("catalog", database_url), module_db)
-    async with serving(service_app, runtime) as channel:
-        yield channel
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import contextlib
 import dataclasses
 import functools
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -50,32 +50,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture(scope="module")
-def timed_app(service_app: ServiceApp, clock: Clock) -> ServiceApp:
+def served_app(service_app: ServiceApp, clock: Clock) -> ServiceApp:
     """The inventory app on the tests' clock, sweeping often."""
     settings = InventorySettings(expiry_sweep_interval_s=0.05)
     return dataclasses.replace(
         service_app, wire=functools.partial(wire, settings=settings, clock=clock)
     )
-
-
-@pytest.fixture(scope="module")
-async def module_db(database_url: str) -> AsyncIterator[Database]:
-    """One database for the module's server; tests use SKUs of their own."""
-    db = Database(database_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-
-
-@pytest.fixture(scope="module")
-async def channel(
-    timed_app: ServiceApp, module_db: Database, database_url: str
-) -> AsyncIterator[grpc.aio.Channel]:
-    """The started inventory server (seeded by its on_start hook) and a channel to it."""
-    runtime = Runtime(instance_settings("inventory", database_url), module_db)
-    async with serving(timed_app, runtime) as channel:
-        yield channel
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import dataclasses
 import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import grpc
@@ -17,10 +16,9 @@ import pytest
 from google.rpc import error_details_pb2
 
 from chassis import status
-from chassis.app import Runtime, ServiceApp
+from chassis.app import ServiceApp
 from chassis.db import Database
-from chassis.testing import outbox_events, serving
-from chassis.testing.plugin import instance_settings
+from chassis.testing import outbox_events
 from payments.main import wire
 from payments.simulated_processor import SimulatedProcessor
 from shop.common.v1 import money_pb2
@@ -43,23 +41,14 @@ def processor() -> SimulatedProcessor:
 
 
 @pytest.fixture(scope="module")
-async def module_db(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
+def served_app(service_app: ServiceApp, processor: SimulatedProcessor) -> ServiceApp:
+    """The payments app with a processor the tests can look into."""
+    return dataclasses.replace(service_app, wire=functools.partial(wire, processor=processor))
 
 
 @pytest.fixture(scope="module")
-async def payments(
-    service_app: ServiceApp, processor: SimulatedProcessor, module_db: Database, database_url: str
-) -> AsyncIterator[PaymentsServiceAsyncStub]:
-    """The started payments server, with a processor the tests can look into."""
-    app = dataclasses.replace(service_app, wire=functools.partial(wire, processor=processor))
-    runtime = Runtime(instance_settings("payments", database_url), module_db)
-    async with serving(app, runtime) as channel:
-        yield PaymentsServiceStub(channel)
+def payments(channel: grpc.aio.Channel) -> PaymentsServiceAsyncStub:
+    return PaymentsServiceStub(channel)
 
 
 def key() -> str:

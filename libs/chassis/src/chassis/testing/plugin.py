@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    import grpc.aio
+
     from chassis.app import Runtime, ServiceApp
     from chassis.config import ServiceSettings
     from chassis.db import Database
@@ -273,3 +275,37 @@ def uow(service_app: ServiceApp, runtime: Runtime) -> Callable[[], SqlUnitOfWork
     if service_app.repositories is None:
         raise pytest.UsageError(f"{service_app.name}'s ServiceApp names no repositories")
     return runtime.units_of_work(service_app.repositories)
+
+
+@pytest.fixture(scope="module")
+async def module_db(database_url: str) -> AsyncIterator[Database]:
+    """A Database on the module's database, for a server that lives as long as the module
+    (its tests use data of their own rather than a clean slate each)."""
+    from chassis.db import Database  # noqa: PLC0415
+
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="module")
+def served_app(service_app: ServiceApp) -> ServiceApp:
+    """The app `channel` serves; a test module overrides it to serve a variant (a test
+    clock, a fake peer, quicker workers)."""
+    return service_app
+
+
+@pytest.fixture(scope="module")
+async def channel(
+    served_app: ServiceApp, module_db: Database, database_url: str
+) -> AsyncIterator[grpc.aio.Channel]:
+    """The service's instance started in-process on the module's database (migration gate,
+    on_start hooks, workers), and a channel to it."""
+    from chassis.app import Runtime  # noqa: PLC0415
+    from chassis.testing.server import serving  # noqa: PLC0415
+
+    runtime = Runtime(instance_settings(served_app.name, database_url), module_db)
+    async with serving(served_app, runtime) as opened:
+        yield opened
