@@ -24,6 +24,7 @@ from google.rpc import error_details_pb2
 
 from chassis import status
 from chassis.domain import DomainError, IdempotencyKeyReused
+from chassis.page_tokens import InvalidPageToken
 from shop.common.v1 import errors_pb2 as common_errors
 
 REASON_PREFIX = "ERROR_REASON_"
@@ -103,11 +104,12 @@ class ErrorMap:
     asks for more, a function giving further details), declared once.
 
     Subclasses match their nearest mapped ancestor. The chassis's own outcomes (a reused
-    idempotency key) are always mapped."""
+    idempotency key, a bad page token) are always mapped."""
 
     def __init__(self, entries: Mapping[type[Exception], Mapped]) -> None:
         self._entries: dict[type[Exception], Mapped] = {
             IdempotencyKeyReused: (grpc.StatusCode.ALREADY_EXISTS, IDEMPOTENCY_KEY_REUSED),
+            InvalidPageToken: (grpc.StatusCode.INVALID_ARGUMENT, INVALID_PAGE_TOKEN),
             **entries,
         }
 

@@ -11,9 +11,8 @@ from grpc import aio
 
 from audit import messages, service
 from audit.domain import SequenceOutOfRange
-from audit.page_tokens import InvalidPageToken
 from audit.repository import Repositories
-from chassis.errors import INVALID_PAGE_TOKEN, ErrorMap, Reason
+from chassis.errors import ErrorMap, Reason
 from chassis.uow import UnitOfWork
 from shop.audit.v1 import audit_service_pb2 as pb
 from shop.audit.v1.audit_service_pb2_grpc import AuditServiceServicer
@@ -27,7 +26,6 @@ ERRORS = ErrorMap(
             grpc.StatusCode.OUT_OF_RANGE,
             Reason.of(ErrorReason, ErrorReason.ERROR_REASON_SEQUENCE_OUT_OF_RANGE),
         ),
-        InvalidPageToken: (grpc.StatusCode.INVALID_ARGUMENT, INVALID_PAGE_TOKEN),
     }
 )
 

@@ -18,8 +18,8 @@ from audit.domain import (
     SequenceOutOfRange,
     Verification,
 )
-from audit.page_tokens import InvalidPageToken
 from audit.repository import Repositories
+from chassis.page_tokens import InvalidPageToken
 from chassis.testing import InMemoryUnitOfWork
 from shop.common.v1.event_pb2 import EventEnvelope
 

@@ -12,9 +12,8 @@ from grpc import aio
 from catalog import service
 from catalog.domain import InvalidProduct, ProductNotFound
 from catalog.messages import content_from_proto, product_to_proto
-from catalog.page_tokens import InvalidPageToken
 from catalog.repository import Repositories
-from chassis.errors import INVALID_PAGE_TOKEN, ErrorMap, Reason
+from chassis.errors import ErrorMap, Reason
 from chassis.uow import UnitOfWork
 from shop.catalog.v1 import catalog_service_pb2 as pb
 from shop.catalog.v1.catalog_service_pb2_grpc import CatalogServiceServicer
@@ -32,7 +31,6 @@ ERRORS = ErrorMap(
             grpc.StatusCode.INVALID_ARGUMENT,
             Reason.of(ErrorReason, ErrorReason.ERROR_REASON_INVALID_PRODUCT),
         ),
-        InvalidPageToken: (grpc.StatusCode.INVALID_ARGUMENT, INVALID_PAGE_TOKEN),
     }
 )
 

@@ -6,9 +6,9 @@ import pytest
 from catalog_examples import UnitsOfWork, product
 
 from catalog import seed, service
-from catalog.page_tokens import InvalidPageToken
 from catalog.service import Page
 from chassis.db import Database
+from chassis.page_tokens import InvalidPageToken
 
 pytestmark = pytest.mark.anyio
 

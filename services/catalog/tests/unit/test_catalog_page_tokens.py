@@ -5,7 +5,8 @@ import base64
 import pytest
 
 from catalog import page_tokens
-from catalog.page_tokens import InvalidPageToken
+from chassis import page_tokens as chassis_tokens
+from chassis.page_tokens import InvalidPageToken
 
 
 def test_an_empty_token_starts_at_the_beginning() -> None:
@@ -40,8 +41,8 @@ def test_a_list_token_is_not_a_search_token() -> None:
         "not base64 at all!",
         base64.urlsafe_b64encode(b"[1, 2]").decode(),
         base64.urlsafe_b64encode(b"\xff\xfe").decode(),
-        page_tokens._encode({"k": "search", "f": page_tokens._fingerprint("q"), "offset": -5}),
-        page_tokens._encode({"k": "search", "f": page_tokens._fingerprint("q"), "offset": "5"}),
+        chassis_tokens.encode({"offset": -5}, ("search", "q")),
+        chassis_tokens.encode({"offset": "5"}, ("search", "q")),
     ],
 )
 def test_malformed_tokens_are_refused(token: str) -> None:

@@ -10,9 +10,9 @@ from catalog_examples import product
 
 from catalog import service
 from catalog.domain import Money, Product, ProductNotFound
-from catalog.page_tokens import InvalidPageToken
 from catalog.repository import Repositories
 from chassis.domain import IdempotencyKeyReused
+from chassis.page_tokens import InvalidPageToken
 from chassis.testing import InMemoryUnitOfWork
 from shop.catalog.v1 import events_pb2
 

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from chassis.errors import INVALID_PAGE_TOKEN, ErrorMap, Reason
+from chassis.errors import ErrorMap, Reason
 from chassis.uow import UnitOfWork
 from notifications import service
 from notifications.domain import Channel, ChannelNotAvailable
@@ -22,7 +22,6 @@ from notifications.messages import (
     notification_to_proto,
     preferences_to_proto,
 )
-from notifications.page_tokens import InvalidPageToken
 from notifications.repository import Repositories
 from notifications.service import PreferencesChange
 from shop.notifications.v1 import notifications_service_pb2 as pb
@@ -39,7 +38,6 @@ ERRORS = ErrorMap(
             grpc.StatusCode.FAILED_PRECONDITION,
             Reason.of(ErrorReason, ErrorReason.ERROR_REASON_CHANNEL_NOT_AVAILABLE),
         ),
-        InvalidPageToken: (grpc.StatusCode.INVALID_ARGUMENT, INVALID_PAGE_TOKEN),
     }
 )
 

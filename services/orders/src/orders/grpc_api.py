@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from chassis.errors import INVALID_PAGE_TOKEN, ErrorMap, Reason
+from chassis.errors import ErrorMap, Reason
 from orders import domain, service
 from orders.domain import OrderStatus
 from orders.messages import order_to_proto, place_order_from_proto
@@ -55,7 +55,6 @@ ERRORS = ErrorMap(
             grpc.StatusCode.INVALID_ARGUMENT,
             _reason(ErrorReason.ERROR_REASON_INVALID_CONSISTENCY_TOKEN),
         ),
-        service.InvalidPageToken: (grpc.StatusCode.INVALID_ARGUMENT, INVALID_PAGE_TOKEN),
     }
 )
 

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from chassis.domain import DomainError
+from chassis import page_tokens
 from chassis.errors import PeerError
+from chassis.page_tokens import InvalidPageToken
 from chassis.uow import UnitOfWork, retry_conflicts
 from orders import domain, events, saga
 from orders.domain import (
@@ -156,11 +157,6 @@ class Page:
     next_page_token: str
 
 
-class InvalidPageToken(DomainError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, field="page_token")
-
-
 async def list_orders(
     unit_of_work: UoW,
     caller: Caller,
@@ -186,26 +182,20 @@ async def list_orders(
 
 
 def _encode_page(position: Position, scope: str, status: OrderStatus | None) -> str:
-    payload = {
-        "s": scope,
-        "f": int(status or 0),
-        "t": position.created_at.isoformat(),
-        "id": position.order_id,
-    }
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    at = {"t": position.created_at.isoformat(), "id": position.order_id}
+    return page_tokens.encode(at, (scope, int(status or 0)))
 
 
 def _decode_page(token: str, scope: str, status: OrderStatus | None) -> Position | None:
-    if not token:
+    payload = page_tokens.decode(token, (scope, int(status or 0)))
+    if payload is None:
         return None
     try:
-        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        position = Position(datetime.fromisoformat(payload["t"]), str(payload["id"]))
-        issued_for = (payload["s"], payload["f"])
-    except (binascii.Error, ValueError, TypeError, KeyError) as error:
+        position = Position(datetime.fromisoformat(str(payload["t"])), str(payload["id"]))
+    except (ValueError, KeyError) as error:
         raise InvalidPageToken("malformed page token") from error
-    if issued_for != (scope, int(status or 0)) or position.created_at.tzinfo is None:
-        raise InvalidPageToken("page token was issued for a different request")
+    if position.created_at.tzinfo is None:
+        raise InvalidPageToken("malformed page token")
     return position
 
 
