@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import uvloop
 from prometheus_client import start_http_server
 from sqlalchemy import exc as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -117,7 +118,9 @@ class ServiceApp:
         if command == "migrate":
             upgrade_to_head(settings.database_url, self.migrations)
         else:
-            asyncio.run(self.serve(settings))
+            # uvloop: about a quarter less CPU per call than asyncio's loop, measured with
+            # wrk through the gateway on GetProduct (README, "Performance").
+            uvloop.run(self.serve(settings))
 
     def database(self, settings: ServiceSettings) -> Database:
         return Database(
