@@ -23,6 +23,7 @@ from orders.domain import (
     RejectionReason,
     ShippingSpeed,
 )
+from orders.history import DeliveryFact, Entry, OrderFact, PaymentFact
 from orders.peers import Peers, Refused, ShipmentState
 from orders.repository import Position, Repositories
 from orders.saga import Phase, Saga
@@ -130,6 +131,9 @@ class MemorySagas:
             self.rows[s.order_id] = replace(s, next_run_at=now, lease="")
         return len(mine)
 
+    async def count_by_phase(self) -> dict[Phase, int]:
+        return {phase: sum(s.phase is phase for s in self.rows.values()) for phase in Phase}
+
 
 @dataclass
 class MemoryPrices:
@@ -149,9 +153,39 @@ class MemoryPrices:
             self.rows[sku] = replace(known, price=price, version=version)
 
 
+@dataclass
+class MemoryHistory:
+    """Records what is applied; the projection's reads are tested on Postgres only
+    (its order-insensitivity is in the SQL)."""
+
+    applied: list[OrderFact | PaymentFact | DeliveryFact] = field(default_factory=list)
+
+    async def apply_order(self, fact: OrderFact) -> None:
+        self.applied.append(fact)
+
+    async def apply_payment(self, fact: PaymentFact) -> None:
+        self.applied.append(fact)
+
+    async def apply_delivery(self, fact: DeliveryFact) -> None:
+        self.applied.append(fact)
+
+    async def page(
+        self,
+        customer_id: str | None,
+        *,
+        status: OrderStatus | None,
+        after: Position | None,
+        limit: int,
+    ) -> list[Entry]:
+        raise NotImplementedError("the order history is read on Postgres (integration tests)")
+
+    async def version_of(self, order_id: str, customer_id: str | None) -> int:
+        raise NotImplementedError("the order history is read on Postgres (integration tests)")
+
+
 def memory_repositories() -> Repositories:
     prices = MemoryPrices({"SKU-1": CatalogPrice("SKU-1", "Mug", Money(EUR, 1250), 1)})
-    return Repositories(MemoryOrders(), MemorySagas(), prices)
+    return Repositories(MemoryOrders(), MemorySagas(), prices, MemoryHistory())
 
 
 # --- peers -------------------------------------------------------------------------------

@@ -7,10 +7,10 @@
 - StockLow, about the SKU (`stock/<sku>`), when a change took its available units to or
   below its threshold.
 
-A restock (a CONFIRMED reservation's units back on hand after OrderCancelled) publishes
-nothing: ReservationReleased is, by its contract, about a reservation that was never
-confirmed, and no other event says that on_hand went up (AdjustStock publishes none
-either). The stock level's version and stock_adjustments record it.
+- ReservationRestocked (`reservations/<reservation_id>`), when an order's cancellation
+  put a CONFIRMED reservation's units back on hand (ReservationReleased is, by its
+  contract, about a reservation that was never confirmed); orders waits for it to
+  settle the cancellation.
 
 And what it consumes: orders' OrderCancelled (`order_cancellation`).
 
@@ -25,6 +25,8 @@ from google.protobuf.message import Message
 
 from inventory.domain import (
     Adjusted,
+    CancellationChange,
+    CancellationEffect,
     InvariantViolated,
     OrderCancellation,
     ReleaseCause,
@@ -74,6 +76,21 @@ def release_reason(change: ReservationChange) -> events_pb2.ReleaseReason.ValueT
     if change.cause is None:
         raise InvariantViolated(f"reservation {change.reservation.reservation_id}: released why?")
     return RELEASE_REASONS[change.cause]
+
+
+def cancellation_events(cancellation: OrderCancellation, change: CancellationChange) -> list[Event]:
+    """ReservationRestocked for a restock (a release publishes through its
+    ReservationChange, as any other release does); nothing for the no-ops."""
+    reservation = change.reservation
+    if change.effect is not CancellationEffect.RESTOCKED or reservation is None:
+        return []
+    event = events_pb2.ReservationRestocked(
+        reservation_id=reservation.reservation_id,
+        order_id=reservation.order_id,
+        lines=lines_to_proto(reservation.lines),
+        detail=cancellation.detail,
+    )
+    return [(reservation.reservation_id, event)]
 
 
 def adjustment_events(adjusted: Adjusted) -> list[Event]:

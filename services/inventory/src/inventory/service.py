@@ -238,7 +238,8 @@ async def release_or_restock_cancelled_order(
     a PENDING reservation is released (ReservationReleased, reason ORDER_CANCELLED; an
     overdue one is expired, reason EXPIRED, as ReleaseReservation does); a CONFIRMED one
     is restocked, its units back on hand with one stock_adjustments row per line naming
-    the order (no event: the contract has none for it, see events.py).
+    the order, and ReservationRestocked published (orders waits for it to settle the
+    cancellation).
 
     `event_key` is the delivery's idempotency key (chassis.consumer.Delivery.key),
     claimed with the effect: a redelivery returns the first outcome and does nothing
@@ -271,6 +272,7 @@ async def release_or_restock_cancelled_order(
                 reason=restock.adjustment.reason,
                 reservation_id=cancellation.reservation_id,
             )
+        _emit(uow, events.cancellation_events(cancellation, change))
         outcome = CancellationOutcome(change.effect, change.reservation)
         await uow.commit(outcome)
     _log_cancellation(cancellation, change)

@@ -299,7 +299,13 @@ async def test_cancelling_a_confirmed_reservation_restocks_it_once_per_reservati
         (PAN, 1, reservation.reservation_id),
     ]
     assert all(ORDER_ID in a.reason for a in stock_of(uow).adjustments)
-    assert len(uow.committed) == events_before  # no contract event says "restocked"
+    [restocked] = [e.event for e in uow.committed[events_before:]]  # once per reservation
+    assert isinstance(restocked, events_pb2.ReservationRestocked)
+    assert (restocked.order_id, restocked.reservation_id) == (
+        ORDER_ID,
+        reservation.reservation_id,
+    )
+    assert [(line.sku, line.quantity) for line in restocked.lines] == [(KNIFE, 2), (PAN, 1)]
     assert reservations_of(uow).saved[reservation.reservation_id].status is (
         ReservationStatus.CONFIRMED
     )

@@ -7,15 +7,18 @@ The customer is the verified token subject the gateway passes on as `x-shop-subj
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.rpc import error_details_pb2
 from grpc import aio
 
 from chassis.errors import ErrorMap, Reason
 from orders import domain, service
 from orders.domain import OrderStatus
-from orders.messages import order_to_proto, place_order_from_proto
+from orders.messages import entry_to_proto, order_to_proto, place_order_from_proto
 from orders.peers import Shipping
 from orders.service import Caller, CancelRequest, UoW
 from shop.orders.v1 import orders_service_pb2 as pb
@@ -41,7 +44,6 @@ ERRORS = ErrorMap(
         ),
         domain.PriceChanged: (FAILED, _reason(ErrorReason.ERROR_REASON_PRICE_CHANGED)),
         domain.NotCancellable: (FAILED, _reason(ErrorReason.ERROR_REASON_NOT_CANCELLABLE)),
-        domain.OrderPending: (FAILED, _reason(ErrorReason.ERROR_REASON_ORDER_PENDING)),
         domain.UnknownSku: (
             grpc.StatusCode.NOT_FOUND,
             _reason(ErrorReason.ERROR_REASON_UNKNOWN_SKU),
@@ -55,8 +57,22 @@ ERRORS = ErrorMap(
             grpc.StatusCode.INVALID_ARGUMENT,
             _reason(ErrorReason.ERROR_REASON_INVALID_CONSISTENCY_TOKEN),
         ),
+        # Not UNAVAILABLE: the mesh retries that at once, and the wait would repeat.
+        service.ViewNotCaughtUp: (
+            FAILED,
+            _reason(ErrorReason.ERROR_REASON_VIEW_NOT_CAUGHT_UP),
+            lambda error: [_retry_info(error.retry_after_s)],
+        ),
     }
 )
+
+VIEW_WAIT_MARGIN_S = 0.1  # of the call's deadline, left for answering
+
+
+def _retry_info(seconds: float) -> error_details_pb2.RetryInfo:
+    delay = Duration()
+    delay.FromTimedelta(timedelta(seconds=seconds))
+    return error_details_pb2.RetryInfo(retry_delay=delay)
 
 
 class OrdersApi(OrdersServiceServicer):
@@ -65,12 +81,12 @@ class OrdersApi(OrdersServiceServicer):
         unit_of_work: UoW,
         *,
         shipping: Shipping,
-        placed: Callable[[], None] = lambda: None,
+        wake: Callable[[], None] = lambda: None,
         clock: service.Clock = service.utc_now,
     ) -> None:
         self._uow = unit_of_work
         self._shipping = shipping
-        self._placed = placed  # wakes the saga runner
+        self._wake = wake  # the saga runner: an order placed, a cancel queued
         self._clock = clock
 
     async def PlaceOrder(
@@ -84,7 +100,7 @@ class OrdersApi(OrdersServiceServicer):
             shipping=self._shipping,
             clock=self._clock,
         )
-        self._placed()
+        self._wake()
         return pb.PlaceOrderResponse(
             order=order_to_proto(order, None),
             consistency_token=service.consistency_token(order),
@@ -99,15 +115,21 @@ class OrdersApi(OrdersServiceServicer):
     async def ListOrders(
         self, request: pb.ListOrdersRequest, context: Context
     ) -> pb.ListOrdersResponse:
+        remaining = context.time_remaining()
+        wait_s = service.VIEW_WAIT_CAP_S
+        if remaining is not None:
+            wait_s = min(wait_s, remaining - VIEW_WAIT_MARGIN_S)
         page = await service.list_orders(
             self._uow,
             await _caller(context),
             status=OrderStatus(request.status) if request.status else None,
             page_size=request.page_size,
             page_token=request.page_token,
+            consistency_token=request.consistency_token,
+            wait_s=wait_s,
         )
         return pb.ListOrdersResponse(
-            orders=[order_to_proto(v.order, v.saga) for v in page.orders],
+            orders=[entry_to_proto(entry) for entry in page.orders],
             next_page_token=page.next_page_token,
         )
 
@@ -121,6 +143,8 @@ class OrdersApi(OrdersServiceServicer):
             shipping=self._shipping,
             clock=self._clock,
         )
+        if order.status is OrderStatus.PENDING:
+            self._wake()  # a queued cancel may be honoured at once
         viewed = await service.get_order(self._uow, Caller(order.customer_id), order.order_id)
         return pb.CancelOrderResponse(
             order=order_to_proto(order, viewed.saga),

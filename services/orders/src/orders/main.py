@@ -3,16 +3,18 @@ database schema to head and exits. Configuration comes from SHOP_* environment v
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from chassis import clients
-from chassis.app import Runtime, ServiceApp, Wiring
-from orders import prices
+from chassis.app import Runtime, ServiceApp, Wiring, periodic
+from orders import consumers, prices
 from orders.grpc_api import ERRORS, OrdersApi
+from orders.metrics import SAGAS
 from orders.peers import GrpcInventory, GrpcPayments, GrpcShipping, Peers
 from orders.repository import Repositories
 from orders.runner import SagaRunner
-from orders.service import Clock, utc_now
+from orders.service import Clock, UoW, utc_now
 
 # services/orders/migrations, beside the package's src/ directory.
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -28,6 +30,22 @@ def peers(runtime: Runtime) -> Peers:
     )
 
 
+SAGA_COUNT_INTERVAL_S = 5.0
+
+
+def saga_counter(unit_of_work: UoW) -> Callable[[], Awaitable[bool]]:
+    """One GROUP BY over the sagas into the `orders_sagas{phase}` gauge (`shop status`)."""
+
+    async def count() -> bool:
+        async with unit_of_work() as uow:  # a pooled connection: read ones serve callers
+            counts = await uow.repos.sagas.count_by_phase()
+        for phase, count in counts.items():
+            SAGAS.labels(phase.value).set(count)
+        return False
+
+    return count
+
+
 def wire(
     runtime: Runtime,
     *,
@@ -35,8 +53,9 @@ def wire(
     poll_interval_s: float = 0.5,
     backfill: bool = True,
 ) -> Wiring:
-    """The servicer, the saga runner, the price read model's consumer and backfill. Tests
-    pass their own clock and poll interval (functools.partial)."""
+    """The servicer, the saga runner and its counter, the consumers (prices, order
+    history, cancellation outcomes) and the price backfill. Tests pass their own clock and
+    poll interval (functools.partial)."""
     unit_of_work = runtime.units_of_work(Repositories.on)
     services = peers(runtime)
     runner = SagaRunner(
@@ -46,15 +65,21 @@ def wire(
         poll_interval_s=poll_interval_s,
         clock=clock,
     )
-    api = OrdersApi(unit_of_work, shipping=services.shipping, placed=runner.wake, clock=clock)
-    workers = [runner.worker()]
+    api = OrdersApi(unit_of_work, shipping=services.shipping, wake=runner.wake, clock=clock)
+    workers = [
+        runner.worker(),
+        periodic("saga-counter", saga_counter(unit_of_work), SAGA_COUNT_INTERVAL_S),
+    ]
     if backfill:
         catalog = lambda: clients.channel(runtime.settings, "catalog")  # noqa: E731
         workers.append(prices.backfill_worker(unit_of_work, catalog))
     return Wiring(
         servicers=[api],
         workers=workers,
-        subscriptions=[prices.subscription(unit_of_work)],
+        subscriptions=[
+            prices.subscription(unit_of_work),
+            *consumers.subscriptions(unit_of_work, clock),
+        ],
     )
 
 

@@ -17,13 +17,16 @@ from orders import tables
 from orders.domain import (
     Address,
     CatalogPrice,
+    DeliveryStatus,
     Money,
     Order,
     OrderLine,
     OrderStatus,
+    PaymentStatus,
     RejectionReason,
     ShippingSpeed,
 )
+from orders.history import DeliveryFact, Entry, OrderFact, PaymentFact
 from orders.saga import Phase, Saga, StepKind, StepRecord
 
 T = TypeVar("T")
@@ -68,6 +71,8 @@ class Sagas(Protocol):
         """Makes the unfinished sagas `owner` leased before a restart due now."""
         ...
 
+    async def count_by_phase(self) -> dict[Phase, int]: ...
+
 
 class Prices(Protocol):
     async def get_many(self, skus: Collection[str]) -> dict[str, CatalogPrice]: ...
@@ -80,15 +85,42 @@ class Prices(Protocol):
         ...
 
 
+class History(Protocol):
+    """The order history projection (see history.py): each apply is idempotent and
+    order-insensitive."""
+
+    async def apply_order(self, fact: OrderFact) -> None: ...
+    async def apply_payment(self, fact: PaymentFact) -> None: ...
+    async def apply_delivery(self, fact: DeliveryFact) -> None: ...
+    async def page(
+        self,
+        customer_id: str | None,
+        *,
+        status: OrderStatus | None,
+        after: Position | None,
+        limit: int,
+    ) -> list[Entry]: ...
+    async def version_of(self, order_id: str, customer_id: str | None) -> int:
+        """The order version the history shows (0: none), if it is `customer_id`'s order
+        (None: anyone's)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Repositories:
     orders: Orders
     sagas: Sagas
     prices: Prices
+    history: History
 
     @classmethod
     def on(cls, conn: AsyncConnection) -> Repositories:
-        return cls(OrderRepository(conn), SagaRepository(conn), PriceRepository(conn))
+        return cls(
+            OrderRepository(conn),
+            SagaRepository(conn),
+            PriceRepository(conn),
+            HistoryRepository(conn),
+        )
 
 
 def _json(value: object) -> Any:
@@ -162,6 +194,10 @@ def _order_row(order: Order) -> dict[str, Any]:
         "created_at": order.created_at,
         "updated_at": order.updated_at,
         "version": order.version,
+        "payment_undone": int(order.payment_undone),
+        "refunded_minor": order.refunded_minor,
+        "stock_returned": order.stock_returned,
+        "shipment_cancelled": order.shipment_cancelled,
     }
 
 
@@ -186,6 +222,10 @@ def _order(row: Row[Any]) -> Order:
         reservation_id=m["reservation_id"],
         shipment_id=m["shipment_id"],
         cancel_reason=m["cancel_reason"],
+        payment_undone=PaymentStatus(m["payment_undone"]),
+        refunded_minor=m["refunded_minor"],
+        stock_returned=m["stock_returned"],
+        shipment_cancelled=m["shipment_cancelled"],
     )
 
 
@@ -236,6 +276,12 @@ class SagaRepository:
         )
         return int(result.rowcount)
 
+    async def count_by_phase(self) -> dict[Phase, int]:
+        rows = await self._conn.execute(text("SELECT phase, count(*) FROM sagas GROUP BY phase"))
+        counts = dict.fromkeys(Phase, 0)
+        counts.update({Phase(phase): count for phase, count in rows})
+        return counts
+
 
 _OPEN = (Phase.FORWARD, Phase.COMPENSATING)
 
@@ -253,6 +299,8 @@ def _saga_row(saga: Saga) -> dict[str, Any]:
         "failed_step": None if saga.failed_step is None else int(saga.failed_step),
         "lease": saga.lease,
         "owner": saga.owner,
+        "cancel_requested": saga.cancel_requested,
+        "cancel_reason": saga.cancel_reason,
     }
 
 
@@ -270,6 +318,8 @@ def _saga(row: Row[Any]) -> Saga:
         failed_step=None if m["failed_step"] is None else StepKind(m["failed_step"]),
         lease=m["lease"],
         owner=m["owner"],
+        cancel_requested=m["cancel_requested"],
+        cancel_reason=m["cancel_reason"],
     )
 
 
@@ -310,3 +360,168 @@ class PriceRepository:
             .where(t.c.sku == sku, t.c.version < version)
             .values(currency=price.currency, minor=price.minor, version=version)
         )
+
+
+# --- the order history -----------------------------------------------------------------
+
+_NEW_HISTORY = (
+    "INSERT INTO order_history AS h (order_id, customer_id, order_version, status,"
+    " total_currency, total_minor, lines, address, speed, rejection_reason, cancel_reason,"
+    " payment_id, payment_status, shipment_id, delivery_status, carrier, tracking_number,"
+    " created_at, updated_at)"
+)
+_APPLY_ORDER = text(
+    _NEW_HISTORY + " VALUES (:order_id, :customer_id, :version, :status, :currency, :minor,"
+    " CAST(:lines AS jsonb), CAST(:address AS jsonb), :speed, :rejection_reason,"
+    " :cancel_reason, :payment_id, 0, :shipment_id, 0, '', '', :at, :at)"
+    " ON CONFLICT (order_id) DO UPDATE SET"
+    "  customer_id = COALESCE(h.customer_id, EXCLUDED.customer_id),"
+    "  total_currency = COALESCE(h.total_currency, EXCLUDED.total_currency),"
+    "  total_minor = COALESCE(h.total_minor, EXCLUDED.total_minor),"
+    "  lines = COALESCE(h.lines, EXCLUDED.lines),"
+    "  address = COALESCE(h.address, EXCLUDED.address),"
+    "  speed = COALESCE(h.speed, EXCLUDED.speed),"
+    "  payment_id = COALESCE(NULLIF(h.payment_id, ''), EXCLUDED.payment_id),"
+    "  shipment_id = COALESCE(NULLIF(h.shipment_id, ''), EXCLUDED.shipment_id),"
+    "  created_at = LEAST(h.created_at, EXCLUDED.created_at),"
+    "  updated_at = GREATEST(h.updated_at, EXCLUDED.updated_at),"
+    "  status = CASE WHEN EXCLUDED.order_version > h.order_version"
+    "   THEN EXCLUDED.status ELSE h.status END,"
+    "  rejection_reason = CASE WHEN EXCLUDED.order_version > h.order_version"
+    "   THEN EXCLUDED.rejection_reason ELSE h.rejection_reason END,"
+    "  cancel_reason = CASE WHEN EXCLUDED.order_version > h.order_version"
+    "   THEN EXCLUDED.cancel_reason ELSE h.cancel_reason END,"
+    "  order_version = GREATEST(h.order_version, EXCLUDED.order_version)"
+)
+_APPLY_PAYMENT = text(
+    _NEW_HISTORY + " VALUES (:order_id, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, '',"
+    " :payment_id, :status, '', 0, '', '', :at, :at)"
+    " ON CONFLICT (order_id) DO UPDATE SET"
+    "  payment_id = COALESCE(NULLIF(h.payment_id, ''), EXCLUDED.payment_id),"
+    "  payment_status = GREATEST(h.payment_status, EXCLUDED.payment_status),"
+    "  updated_at = GREATEST(h.updated_at, EXCLUDED.updated_at)"
+)
+_APPLY_DELIVERY = text(
+    _NEW_HISTORY + " VALUES (:order_id, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, '',"
+    " '', 0, :shipment_id, :status, :carrier, :tracking_number, :at, :at)"
+    " ON CONFLICT (order_id) DO UPDATE SET"
+    "  shipment_id = COALESCE(NULLIF(h.shipment_id, ''), EXCLUDED.shipment_id),"
+    "  delivery_status = GREATEST(h.delivery_status, EXCLUDED.delivery_status),"
+    "  carrier = COALESCE(NULLIF(EXCLUDED.carrier, ''), h.carrier),"
+    "  tracking_number = COALESCE(NULLIF(EXCLUDED.tracking_number, ''), h.tracking_number),"
+    "  updated_at = GREATEST(h.updated_at, EXCLUDED.updated_at)"
+)
+
+
+class HistoryRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def apply_order(self, fact: OrderFact) -> None:
+        await self._conn.execute(
+            _APPLY_ORDER,
+            {
+                "order_id": fact.order_id,
+                "customer_id": fact.customer_id,
+                "version": fact.version,
+                "status": int(fact.status),
+                "currency": fact.total.currency if fact.total else None,
+                "minor": fact.total.minor if fact.total else None,
+                "lines": None if fact.lines is None else records.dump(fact.lines).decode(),
+                "address": None if fact.address is None else records.dump(fact.address).decode(),
+                "speed": None if fact.speed is None else int(fact.speed),
+                "rejection_reason": None
+                if fact.rejection_reason is None
+                else int(fact.rejection_reason),
+                "cancel_reason": fact.cancel_reason,
+                "payment_id": fact.payment_id,
+                "shipment_id": fact.shipment_id,
+                "at": fact.at,
+            },
+        )
+
+    async def apply_payment(self, fact: PaymentFact) -> None:
+        await self._conn.execute(
+            _APPLY_PAYMENT,
+            {
+                "order_id": fact.order_id,
+                "payment_id": fact.payment_id,
+                "status": int(fact.status),
+                "at": fact.at,
+            },
+        )
+
+    async def apply_delivery(self, fact: DeliveryFact) -> None:
+        await self._conn.execute(
+            _APPLY_DELIVERY,
+            {
+                "order_id": fact.order_id,
+                "shipment_id": fact.shipment_id,
+                "status": int(fact.status),
+                "carrier": fact.carrier,
+                "tracking_number": fact.tracking_number,
+                "at": fact.at,
+            },
+        )
+
+    async def page(
+        self,
+        customer_id: str | None,
+        *,
+        status: OrderStatus | None,
+        after: Position | None,
+        limit: int,
+    ) -> list[Entry]:
+        t = tables.order_history
+        query = (
+            select(t)
+            .where(t.c.order_version > 0, t.c.customer_id.is_not(None))
+            .order_by(t.c.created_at.desc(), t.c.order_id.desc())
+            .limit(limit)
+        )
+        if customer_id is not None:
+            query = query.where(t.c.customer_id == customer_id)
+        if status is not None:
+            query = query.where(t.c.status == int(status))
+        if after is not None:
+            query = query.where(
+                tuple_(t.c.created_at, t.c.order_id) < tuple_(after.created_at, after.order_id)
+            )
+        return [_entry(row) for row in await self._conn.execute(query)]
+
+    async def version_of(self, order_id: str, customer_id: str | None) -> int:
+        t = tables.order_history
+        query = select(t.c.order_version).where(t.c.order_id == order_id)
+        if customer_id is not None:
+            query = query.where(t.c.customer_id == customer_id)
+        found = (await self._conn.execute(query)).scalar()
+        return int(found or 0)
+
+
+def _entry(row: Row[Any]) -> Entry:
+    m = row._mapping
+    total = None
+    if m["total_currency"] is not None:
+        total = Money(m["total_currency"], m["total_minor"])
+    return Entry(
+        order_id=m["order_id"],
+        customer_id=m["customer_id"],
+        version=m["order_version"],
+        status=OrderStatus(m["status"]),
+        total=total,
+        lines=() if m["lines"] is None else _value(tuple[OrderLine, ...], m["lines"]),
+        address=None if m["address"] is None else _value(Address, m["address"]),
+        speed=None if m["speed"] is None else ShippingSpeed(m["speed"]),
+        rejection_reason=None
+        if m["rejection_reason"] is None
+        else RejectionReason(m["rejection_reason"]),
+        cancel_reason=m["cancel_reason"],
+        payment_id=m["payment_id"],
+        payment_status=PaymentStatus(m["payment_status"]),
+        shipment_id=m["shipment_id"],
+        delivery_status=DeliveryStatus(m["delivery_status"]),
+        carrier=m["carrier"],
+        tracking_number=m["tracking_number"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )

@@ -8,6 +8,7 @@ deadline) and after it (its outcome, and what comes next).
   step's deadline) has passed. The call is made again with the same derived key.
 - A transient failure is retried later (the saga's next_run_at); the lease is let go
   meanwhile, so a retry may run on any instance.
+- A cancel queued by CancelOrder is looked at before each step (saga.honour_cancel).
 """
 
 from __future__ import annotations
@@ -23,9 +24,17 @@ from datetime import timedelta
 
 from chassis.app import Worker
 from chassis.uow import UnitOfWork
-from orders import events, saga
+from orders import domain, events, saga
 from orders.domain import Order, OrderStatus, RejectionReason
-from orders.metrics import COMPENSATED, COMPLETED, DURATION, FAILED
+from orders.metrics import (
+    CANCELLED,
+    COMPENSATED,
+    COMPLETED,
+    DURATION,
+    FAILED,
+    STEP_CALLS,
+    STEP_DURATION,
+)
 from orders.peers import Peers
 from orders.repository import Repositories
 from orders.saga import Next, Phase, Saga
@@ -104,12 +113,17 @@ class SagaRunner:
             next_call, order, token = call
             key = saga.idempotency_key(order_id, next_call.step.action.kind, next_call.compensating)
             outcome: Order | saga.Failure
+            step = next_call.action.kind.name
+            started = asyncio.get_running_loop().time()
             try:
                 async with asyncio.timeout(next_call.action.deadline.total_seconds()):
                     outcome = await next_call.action.call(self._peers, order, token, key)
             except Exception as error:
                 outcome = saga.classify(next_call.step, error)
-                log.info("%s %s: %s", order_id, next_call.action.kind.name, outcome.error)
+                log.info("%s %s: %s", order_id, step, outcome.error)
+            elapsed = asyncio.get_running_loop().time() - started
+            STEP_CALLS.labels(step, "failed" if isinstance(outcome, saga.Failure) else "ok").inc()
+            STEP_DURATION.labels(step).observe(elapsed)
             if not await self._after(order_id, lease, next_call, outcome):
                 return
 
@@ -125,6 +139,7 @@ class SagaRunner:
                 current = saga.compensate(
                     current, RejectionReason.TIMED_OUT, "the saga ran out of time", now
                 )
+            current = saga.honour_cancel(current, now)
             call = saga.next_call(current)
             if call is None:
                 await self._finish(uow, current, order)
@@ -182,6 +197,19 @@ class SagaRunner:
             uow.emit(events.confirmed(done), done.order_id)
             COMPLETED.inc()
             DURATION.labels("confirmed").observe(elapsed)
+            if current.cancel_requested:  # queued too late to compensate: cancel it now
+                cancelling = domain.cancel(
+                    done, reason=current.cancel_reason, dispatched=False, now=now
+                )
+                await uow.repos.orders.save(cancelling)
+                uow.emit(events.cancelled(cancelling), done.order_id)
+        elif current.cancelling:
+            done = domain.cancelled_by_saga(order, current.cancel_reason, now)
+            await uow.repos.orders.save(done)
+            await uow.repos.sagas.save(replace(current, phase=Phase.CANCELLED, lease=""))
+            uow.emit(events.cancellation_completed(done), done.order_id)
+            CANCELLED.inc()
+            DURATION.labels("cancelled").observe(elapsed)
         else:
             reason = current.rejection or RejectionReason.INTERNAL_ERROR
             done = order.changed(

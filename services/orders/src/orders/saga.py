@@ -5,6 +5,10 @@ The runner (runner.py) does the I/O: it persists each step before and after its 
     authorize payment -> reserve stock -> create shipment -> confirm reservation
       -> capture payment -> CONFIRMED
     a failure: compensate the SUCCEEDED steps in reverse -> REJECTED(reason)
+    a cancel queued by CancelOrder (`request_cancel`), seen before the next step: compensate
+      the SUCCEEDED steps in reverse -> CANCELLED; unless a step without compensation
+      (the confirmed reservation) already succeeded: then finish -> CONFIRMED, and the
+      order is cancelled as a confirmed one
 
 Every call carries an idempotency key derived from (saga id, step, action|compensation),
 so a step called again (a retry, a resumed saga) has no second effect at the peer.
@@ -64,6 +68,7 @@ class Phase(enum.StrEnum):
     COMPENSATING = "COMPENSATING"  # undoing the succeeded ones, in reverse
     CONFIRMED = "CONFIRMED"  # done: every action succeeded
     REJECTED = "REJECTED"  # done: compensated
+    CANCELLED = "CANCELLED"  # done: compensated at the customer's request
     STUCK = "STUCK"  # a compensation was refused for good: an operator must look
 
 
@@ -222,6 +227,13 @@ class Saga:
     failed_step: StepKind | None = None
     lease: str = ""
     owner: str = ""
+    cancel_requested: bool = False  # CancelOrder while PENDING: honoured before the next step
+    cancel_reason: str = ""
+
+    @property
+    def cancelling(self) -> bool:
+        """Compensating because the customer cancelled (not because a step failed)."""
+        return self.phase is Phase.COMPENSATING and self.cancel_requested and self.rejection is None
 
     def record(self, kind: StepKind) -> StepRecord | None:
         return next((r for r in self.steps if r.kind == kind), None)
@@ -351,6 +363,53 @@ def compensate(saga: Saga, reason: RejectionReason, detail: str, now: datetime) 
         rejection=reason,
         detail=detail,
         failed_step=failing,
+        payment_token="",
+        next_run_at=now,
+    )
+
+
+def request_cancel(saga: Saga, reason: str, now: datetime) -> Saga:
+    """CancelOrder of a PENDING order: the request is recorded for the runner to honour
+    before its next step (`honour_cancel`); asking again changes nothing. A saga waiting
+    for its next step is made due at once; one in a call (leased) or waiting to retry a
+    call keeps its time: the call finishes first."""
+    if saga.cancel_requested:
+        return saga
+    queued = replace(saga, cancel_requested=True, cancel_reason=reason)
+    if saga.phase is Phase.FORWARD and not saga.lease and cancel_takes_effect(queued):
+        queued = replace(queued, next_run_at=min(saga.next_run_at, now))
+    return queued
+
+
+def cancel_takes_effect(saga: Saga) -> bool:
+    """Whether a queued cancel is honoured by compensating now: the saga is FORWARD between
+    two steps (none in a call or waiting to retry one), a step is still to run, and every
+    step done so far can be undone. Once the reservation is confirmed (no compensation)
+    the saga finishes and the order is cancelled as a confirmed one."""
+    if saga.phase is not Phase.FORWARD or not saga.cancel_requested:
+        return False
+    upcoming = next_call(saga)
+    if upcoming is None:
+        return False
+    record = saga.record(upcoming.action.kind)
+    if record is not None and record.state is StepState.RUNNING:
+        return False
+    return all(
+        step.compensation is not None
+        for step in STEPS
+        if (done := saga.record(step.action.kind)) and done.state is StepState.SUCCEEDED
+    )
+
+
+def honour_cancel(saga: Saga, now: datetime) -> Saga:
+    """Before the next step: a queued cancel that can take effect turns the saga to
+    compensating, with no rejection (it ends CANCELLED, not REJECTED)."""
+    if not cancel_takes_effect(saga):
+        return saga
+    return replace(
+        saga,
+        phase=Phase.COMPENSATING,
+        detail="cancelled by the customer",
         payment_token="",
         next_run_at=now,
     )

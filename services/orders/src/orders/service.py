@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -24,8 +25,10 @@ from orders.domain import (
     OrderNotFound,
     OrderStatus,
     PlaceOrder,
+    Undone,
     UnknownSku,
 )
+from orders.history import DeliveryFact, Entry, OrderFact, PaymentFact
 from orders.metrics import STARTED
 from orders.peers import DESTINATION_NOT_SERVED, SHIPPING_UNKNOWN_SKU, Shipping
 from orders.repository import Position, Repositories
@@ -34,6 +37,9 @@ from orders.saga import Saga
 Clock = Callable[[], datetime]
 UoW = Callable[[], UnitOfWork[Repositories]]
 DEFAULT_PAGE_SIZE = 20
+VIEW_WAIT_CAP_S = 3.0  # ListOrders waits at most this long for a consistency token
+VIEW_POLL_S = 0.02  # one indexed read of one row per poll
+VIEW_RETRY_AFTER_S = 1.0  # the RetryInfo of VIEW_NOT_CAUGHT_UP
 ORDER_NAMESPACE = uuid.UUID("8a1b7c2d-3e4f-4a5b-9c6d-7e8f9a0b1c2d")  # fixed forever
 
 
@@ -153,32 +159,64 @@ async def get_order(
 
 @dataclass(frozen=True)
 class Page:
-    orders: list[Viewed]
+    orders: list[Entry]
     next_page_token: str
 
 
-async def list_orders(
+class ViewNotCaughtUp(Exception):
+    """The order history did not show the state a consistency token names in time."""
+
+    def __init__(self, waited_s: float) -> None:
+        super().__init__(
+            f"the order history has not caught up with the write yet (waited {waited_s:.1f} s);"
+            " retry shortly"
+        )
+        self.retry_after_s = VIEW_RETRY_AFTER_S
+
+
+async def list_orders(  # noqa: PLR0913
     unit_of_work: UoW,
     caller: Caller,
     *,
     status: OrderStatus | None,
     page_size: int,
     page_token: str,
+    consistency_token: str = "",
+    wait_s: float = VIEW_WAIT_CAP_S,
 ) -> Page:
-    """The caller's orders (an admin's: everyone's), newest first."""
+    """The caller's orders (an admin's: everyone's), newest first, from the order history.
+    With a consistency token, first waits (at most `wait_s`) until the history shows the
+    version it names of that order, if it is the caller's: ViewNotCaughtUp otherwise."""
     size = page_size or DEFAULT_PAGE_SIZE
     scope = "*" if caller.admin else caller.subject
     after = _decode_page(page_token, scope, status)
+    customer = None if caller.admin else caller.subject
+    if consistency_token:
+        order_id, version = read_token(consistency_token)
+        await _wait_for_history(unit_of_work, order_id, version, customer, wait_s)
     async with unit_of_work().read() as uow:
-        found = await uow.repos.orders.page(
-            None if caller.admin else caller.subject, status=status, after=after, limit=size + 1
-        )
-        page = found[:size]
-        viewed = [Viewed(o, await uow.repos.sagas.get(o.order_id)) for o in page]
+        found = await uow.repos.history.page(customer, status=status, after=after, limit=size + 1)
+    page = found[:size]
     if len(found) <= size:
-        return Page(viewed, "")
+        return Page(page, "")
     last = page[-1]
-    return Page(viewed, _encode_page(Position(last.created_at, last.order_id), scope, status))
+    return Page(page, _encode_page(Position(last.created_at, last.order_id), scope, status))
+
+
+async def _wait_for_history(
+    unit_of_work: UoW, order_id: str, version: int, customer: str | None, wait_s: float
+) -> None:
+    """Polls one indexed row until the history shows `version` of the order (cheaper on
+    a busy database than a LISTEN connection per waiting call, and bounded by `wait_s`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(0.0, wait_s)
+    while True:
+        async with unit_of_work().read() as uow:
+            if await uow.repos.history.version_of(order_id, customer) >= version:
+                return
+        if loop.time() + VIEW_POLL_S > deadline:
+            raise ViewNotCaughtUp(max(0.0, wait_s))
+        await asyncio.sleep(VIEW_POLL_S)
 
 
 def _encode_page(position: Position, scope: str, status: OrderStatus | None) -> str:
@@ -204,13 +242,21 @@ def consistency_token(order: Order) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def parse_token(token: str, order_id: str) -> int:
+def read_token(token: str) -> tuple[str, int]:
+    """The (order id, version) a consistency token names; InvalidConsistencyToken."""
     try:
         payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         issued_for, version = payload["o"], payload["v"]
     except (binascii.Error, ValueError, TypeError, KeyError) as error:
         raise InvalidConsistencyToken() from error
-    if issued_for != order_id or not isinstance(version, int):
+    if not isinstance(issued_for, str) or not isinstance(version, int):
+        raise InvalidConsistencyToken()
+    return issued_for, version
+
+
+def parse_token(token: str, order_id: str) -> int:
+    issued_for, version = read_token(token)
+    if issued_for != order_id:
         raise InvalidConsistencyToken()
     return version
 
@@ -234,16 +280,27 @@ async def cancel_order(
     shipping: Shipping,
     clock: Clock = utc_now,
 ) -> Order:
-    """Cancels a CONFIRMED order not yet dispatched: CANCELLED, and OrderCancelled for
-    payments, inventory and shipping to undo their part on their own. A PENDING order is
-    refused (OrderPending: the saga holds it); a cancelled one comes back unchanged."""
+    """A CONFIRMED order not yet dispatched becomes CANCELLING, and OrderCancelled is
+    published for payments, inventory and shipping to undo their part on their own
+    (record_undone collects what they did). A PENDING order's cancel is queued on its
+    saga (saga.request_cancel), which honours it before its next step; the order comes
+    back as it is. A CANCELLING or CANCELLED one comes back unchanged.
+
+    Locks the saga, then the order, as the runner does (no deadlock with it)."""
     async with unit_of_work() as uow:
         earlier = await uow.claim(idempotency_key, request, Order)
         if earlier is not None:
             return earlier
+        current = await uow.repos.sagas.lock(request.order_id)
         order = await uow.repos.orders.lock(request.order_id)
         if order is None or not request.caller.may_see(order):
             raise OrderNotFound(request.order_id)
+        if order.status is OrderStatus.PENDING and current is not None:
+            queued = saga.request_cancel(current, request.reason, clock())
+            if queued is not current:
+                await uow.repos.sagas.save(queued)
+            await uow.commit(order)
+            return order
         dispatched = False
         if order.status is OrderStatus.CONFIRMED and order.shipment_id:
             dispatched = (await shipping.shipment(order.shipment_id)).dispatched
@@ -253,6 +310,83 @@ async def cancel_order(
             uow.emit(events.cancelled(changed), changed.order_id)
         await uow.commit(changed)
     return changed
+
+
+# --- consumed events: a cancellation's outcomes, and the order history ---------------------
+
+
+@retry_conflicts
+async def on_order_event(unit_of_work: UoW, *, event_key: str, fact: OrderFact) -> None:
+    """One of orders' own events into the order history."""
+    async with unit_of_work() as uow:
+        if await uow.claim(event_key, fact, bool) is not None:
+            return
+        await uow.repos.history.apply_order(fact)
+        await uow.commit(True)
+
+
+@retry_conflicts
+async def on_payment_event(
+    unit_of_work: UoW,
+    *,
+    event_key: str,
+    fact: PaymentFact,
+    undone: tuple[Undone, int] | None,
+    clock: Clock = utc_now,
+) -> None:
+    """A payments event into the order history and, if it is a cancellation's outcome
+    (a refund or a void), onto the order."""
+    async with unit_of_work() as uow:
+        if await uow.claim(event_key, fact, bool) is not None:
+            return
+        await uow.repos.history.apply_payment(fact)
+        if undone is not None:
+            await _record_undone(uow, fact.order_id, undone[0], undone[1], clock())
+        await uow.commit(True)
+
+
+@retry_conflicts
+async def on_shipment_event(
+    unit_of_work: UoW, *, event_key: str, fact: DeliveryFact, clock: Clock = utc_now
+) -> None:
+    """A shipping event into the order history and, if it is a cancelled shipment, onto
+    the order (one of a cancellation's outcomes)."""
+    async with unit_of_work() as uow:
+        if await uow.claim(event_key, fact, bool) is not None:
+            return
+        await uow.repos.history.apply_delivery(fact)
+        if fact.status is domain.DeliveryStatus.CANCELLED:
+            await _record_undone(uow, fact.order_id, Undone.SHIPMENT_CANCELLED, 0, clock())
+        await uow.commit(True)
+
+
+@retry_conflicts
+async def on_restocked(
+    unit_of_work: UoW, *, event_key: str, order_id: str, clock: Clock = utc_now
+) -> None:
+    """Inventory's ReservationRestocked: one of a cancellation's outcomes."""
+    async with unit_of_work() as uow:
+        if await uow.claim(event_key, order_id, bool) is not None:
+            return
+        await _record_undone(uow, order_id, Undone.STOCK_RESTOCKED, 0, clock())
+        await uow.commit(True)
+
+
+async def _record_undone(
+    uow: UnitOfWork[Repositories], order_id: str, undone: Undone, refunded: int, now: datetime
+) -> None:
+    """Records the outcome on a CANCELLING order; the last of the three makes it
+    CANCELLED (OrderCancellationCompleted). Anything else is no cancellation orders waits
+    for (an unknown order, a saga's compensation, an outcome heard before): nothing."""
+    order = await uow.repos.orders.lock(order_id)
+    if order is None:
+        return
+    changed = domain.record_undone(order, undone, refunded, now)
+    if changed is order:
+        return
+    await uow.repos.orders.save(changed)
+    if changed.status is OrderStatus.CANCELLED:
+        uow.emit(events.cancellation_completed(changed), order_id)
 
 
 # --- the price read model ----------------------------------------------------------------

@@ -9,6 +9,7 @@ import grpc
 import grpc.aio
 import pytest
 from orders_fakes import Crash, FakePeers, command
+from orders_projection import project_outbox
 
 from chassis.app import Runtime, ServiceApp
 from chassis.testing import outbox_events, serving
@@ -18,6 +19,7 @@ from orders.grpc_api import ERRORS
 from orders.repository import Repositories
 from orders.runner import SagaRunner
 from orders.saga import StepKind, StepState
+from shop.orders.v1 import order_pb2
 from shop.orders.v1 import orders_service_pb2 as pb
 from shop.orders.v1.orders_service_pb2_grpc import OrdersServiceStub
 
@@ -93,16 +95,20 @@ async def test_the_api_shows_a_customer_only_their_own_orders(runtime: Runtime) 
         with pytest.raises(grpc.aio.AioRpcError) as theirs:
             await stub.GetOrder(pb.GetOrderRequest(order_id=order.order_id), metadata=bob)
         assert theirs.value.code() == grpc.StatusCode.NOT_FOUND
+        await project_outbox(runtime)  # the order history, as its subscription would
         assert (await stub.ListOrders(pb.ListOrdersRequest(), metadata=bob)).orders == []
         listed = await stub.ListOrders(pb.ListOrdersRequest(), metadata=alice)
         assert [o.order_id for o in listed.orders] == [order.order_id]
-        with pytest.raises(grpc.aio.AioRpcError) as pending:
-            await stub.CancelOrder(
-                pb.CancelOrderRequest(idempotency_key=str(uuid.uuid4()), order_id=order.order_id),
-                metadata=alice,
-            )
-        assert pending.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert "still being placed" in (pending.value.details() or "")
+        admin = (("x-shop-subject", "ops"), ("x-shop-role", "admin"))
+        everyone = await stub.ListOrders(pb.ListOrdersRequest(), metadata=admin)
+        assert [o.order_id for o in everyone.orders] == [order.order_id]
+        cancel = pb.CancelOrderRequest(idempotency_key=str(uuid.uuid4()), order_id=order.order_id)
+        with pytest.raises(grpc.aio.AioRpcError) as theirs_to_cancel:
+            await stub.CancelOrder(cancel, metadata=bob)
+        assert theirs_to_cancel.value.code() == grpc.StatusCode.NOT_FOUND
+        queued = await stub.CancelOrder(cancel, metadata=alice)  # PENDING: queued, not refused
+        assert queued.order.status == order_pb2.ORDER_STATUS_PENDING
+        assert queued.order.cancel_requested
         with pytest.raises(grpc.aio.AioRpcError) as invalid:
             await stub.GetOrder(pb.GetOrderRequest(order_id="not-a-uuid"), metadata=alice)
         assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -17,6 +17,7 @@ import grpc.aio
 import pytest
 from google.rpc import error_details_pb2
 from orders_peer_servers import PeerServers, peer_server
+from orders_projection import project_outbox
 
 from chassis import status
 from chassis.app import Runtime, ServiceApp
@@ -173,6 +174,7 @@ async def test_place_order_twice_with_one_key_gives_one_order(stack: Stack) -> N
     again = await stack.stub.PlaceOrder(first_request, metadata=ALICE)
     assert again.order.order_id == first.order.order_id
     await stack.settled(first.order.order_id)
+    await project_outbox(stack.runtime)
     listed = await stack.stub.ListOrders(pb.ListOrdersRequest(), metadata=ALICE)
     assert len(listed.orders) == 1
     assert stack.peers.payments.calls.count("AuthorizePayment") == 1
@@ -203,7 +205,7 @@ async def test_place_order_refusals(stack: Stack) -> None:
     assert [v.field for v in violations.field_violations] == ["payment_token"]
 
 
-async def test_cancel_a_confirmed_order_emits_order_cancelled(stack: Stack) -> None:
+async def test_cancel_a_confirmed_order_publishes_order_cancelled_only(stack: Stack) -> None:
     placed = await stack.stub.PlaceOrder(request(), metadata=ALICE)
     order = await stack.settled(placed.order.order_id)
     bob = (("x-shop-subject", "bob"), ("x-shop-role", "customer"))
@@ -212,12 +214,19 @@ async def test_cancel_a_confirmed_order_emits_order_cancelled(stack: Stack) -> N
         await stack.stub.CancelOrder(cancel, metadata=bob)
     assert theirs.value.code() == grpc.StatusCode.NOT_FOUND
     cancelled = await stack.stub.CancelOrder(cancel, metadata=ALICE)
-    assert cancelled.order.status == order_pb2.ORDER_STATUS_CANCELLED
+    assert cancelled.order.status == order_pb2.ORDER_STATUS_CANCELLING
+    again = await stack.stub.CancelOrder(
+        pb.CancelOrderRequest(idempotency_key=str(uuid.uuid4()), order_id=order.order_id),
+        metadata=ALICE,
+    )
+    assert again.order.version == cancelled.order.version  # unchanged: already cancelling
     events = await outbox_events(stack.runtime.db)
-    assert events[-1].subject == "orders.order.cancelled"
+    assert [e.subject for e in events][-2:] == ["orders.order.confirmed", "orders.order.cancelled"]
     assert getattr(events[-1].data, "payment_id") == order.payment_id  # noqa: B009
     # orders itself calls no compensation: payments, inventory, shipping consume the event.
-    assert "VoidAuthorization" not in stack.peers.payments.calls
+    compensations = {"VoidAuthorization", "RefundPayment"} & set(stack.peers.payments.calls)
+    assert not compensations
+    assert "CancelShipment" not in stack.peers.shipping.calls
 
 
 async def test_a_runner_cancelled_mid_step_is_resumed_without_a_second_effect(

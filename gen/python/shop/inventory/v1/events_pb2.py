@@ -28,7 +28,7 @@ from shop.common.v1 import event_pb2 as shop_dot_common_dot_v1_dot_event__pb2
 from shop.inventory.v1 import reservation_pb2 as shop_dot_inventory_dot_v1_dot_reservation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshop/inventory/v1/events.proto\x12\x11shop.inventory.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ashop/common/v1/event.proto\x1a#shop/inventory/v1/reservation.proto\"\xfd\x01\n\rStockReserved\x12 \n\x0ereservation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12;\n\x05lines\x18\x03 \x03(\x0b\x32\".shop.inventory.v1.ReservationLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12\x37\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01:8\x92\xb5\x18\x34\n$inventory.reservation.stock_reserved\x12\x0creservations\"\xc6\x01\n\x14ReservationConfirmed\x12 \n\x0ereservation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12;\n\x05lines\x18\x03 \x03(\x0b\x32\".shop.inventory.v1.ReservationLineB\x08\xbaH\x05\x92\x01\x02\x08\x01:3\x92\xb5\x18/\n\x1finventory.reservation.confirmed\x12\x0creservations\"\x9c\x02\n\x13ReservationReleased\x12 \n\x0ereservation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12;\n\x05lines\x18\x03 \x03(\x0b\x32\".shop.inventory.v1.ReservationLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12<\n\x06reason\x18\x04 \x01(\x0e\x32 .shop.inventory.v1.ReleaseReasonB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x18\n\x06\x64\x65tail\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03:2\x92\xb5\x18.\n\x1einventory.reservation.released\x12\x0creservations\"\xad\x01\n\x08StockLow\x12-\n\x03sku\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Z0-9][A-Z0-9-]{2,31}$\x12\x1a\n\tavailable\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x1a\n\tthreshold\x18\x03 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x07version\x18\x04 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00: \x92\xb5\x18\x1c\n\x13inventory.stock.low\x12\x05stock*\x95\x01\n\rReleaseReason\x12\x1e\n\x1aRELEASE_REASON_UNSPECIFIED\x10\x00\x12$\n RELEASE_REASON_SAGA_COMPENSATION\x10\x01\x12\x1a\n\x16RELEASE_REASON_EXPIRED\x10\x02\x12\"\n\x1eRELEASE_REASON_ORDER_CANCELLED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshop/inventory/v1/events.proto\x12\x11shop.inventory.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ashop/common/v1/event.proto\x1a#shop/inventory/v1/reservation.proto\"\xfd\x01\n\rStockReserved\x12 \n\x0ereservation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12;\n\x05lines\x18\x03 \x03(\x0b\x32\".shop.inventory.v1.ReservationLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12\x37\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01:8\x92\xb5\x18\x34\n$inventory.reservation.stock_reserved\x12\x0creservations\"\xc6\x01\n\x14ReservationConfirmed\x12 \n\x0ereservation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12;\n\x05lines\x18\x03 \x03(\x0b\x32\".shop.inventory.v1.ReservationLineB\x08\xbaH\x05\x92\x01\x02\x08\x01:3\x92\xb5\x18/\n\x1finventory.reservation.confirmed\x12\x0creservations\"\x9c\x02\n\x13ReservationReleased\x12 \n\x0ereservation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12;\n\x05lines\x18\x03 \x03(\x0b\x32\".shop.inventory.v1.ReservationLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12<\n\x06reason\x18\x04 \x01(\x0e\x32 .shop.inventory.v1.ReleaseReasonB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x18\n\x06\x64\x65tail\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03:2\x92\xb5\x18.\n\x1einventory.reservation.released\x12\x0creservations\"\xe0\x01\n\x14ReservationRestocked\x12 \n\x0ereservation_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08order_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12;\n\x05lines\x18\x03 \x03(\x0b\x32\".shop.inventory.v1.ReservationLineB\x08\xbaH\x05\x92\x01\x02\x08\x01\x12\x18\n\x06\x64\x65tail\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xf4\x03:3\x92\xb5\x18/\n\x1finventory.reservation.restocked\x12\x0creservations\"\xad\x01\n\x08StockLow\x12-\n\x03sku\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x32\x19^[A-Z0-9][A-Z0-9-]{2,31}$\x12\x1a\n\tavailable\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x1a\n\tthreshold\x18\x03 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x18\n\x07version\x18\x04 \x01(\x03\x42\x07\xbaH\x04\"\x02 \x00: \x92\xb5\x18\x1c\n\x13inventory.stock.low\x12\x05stock*\x95\x01\n\rReleaseReason\x12\x1e\n\x1aRELEASE_REASON_UNSPECIFIED\x10\x00\x12$\n RELEASE_REASON_SAGA_COMPENSATION\x10\x01\x12\x1a\n\x16RELEASE_REASON_EXPIRED\x10\x02\x12\"\n\x1eRELEASE_REASON_ORDER_CANCELLED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -65,6 +65,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESERVATIONRELEASED'].fields_by_name['detail']._serialized_options = b'\272H\005r\003\030\364\003'
   _globals['_RESERVATIONRELEASED']._loaded_options = None
   _globals['_RESERVATIONRELEASED']._serialized_options = b'\222\265\030.\n\036inventory.reservation.released\022\014reservations'
+  _globals['_RESERVATIONRESTOCKED'].fields_by_name['reservation_id']._loaded_options = None
+  _globals['_RESERVATIONRESTOCKED'].fields_by_name['reservation_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_RESERVATIONRESTOCKED'].fields_by_name['order_id']._loaded_options = None
+  _globals['_RESERVATIONRESTOCKED'].fields_by_name['order_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_RESERVATIONRESTOCKED'].fields_by_name['lines']._loaded_options = None
+  _globals['_RESERVATIONRESTOCKED'].fields_by_name['lines']._serialized_options = b'\272H\005\222\001\002\010\001'
+  _globals['_RESERVATIONRESTOCKED'].fields_by_name['detail']._loaded_options = None
+  _globals['_RESERVATIONRESTOCKED'].fields_by_name['detail']._serialized_options = b'\272H\005r\003\030\364\003'
+  _globals['_RESERVATIONRESTOCKED']._loaded_options = None
+  _globals['_RESERVATIONRESTOCKED']._serialized_options = b'\222\265\030/\n\037inventory.reservation.restocked\022\014reservations'
   _globals['_STOCKLOW'].fields_by_name['sku']._loaded_options = None
   _globals['_STOCKLOW'].fields_by_name['sku']._serialized_options = b'\272H\035r\0332\031^[A-Z0-9][A-Z0-9-]{2,31}$'
   _globals['_STOCKLOW'].fields_by_name['available']._loaded_options = None
@@ -75,14 +85,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STOCKLOW'].fields_by_name['version']._serialized_options = b'\272H\004\"\002 \000'
   _globals['_STOCKLOW']._loaded_options = None
   _globals['_STOCKLOW']._serialized_options = b'\222\265\030\034\n\023inventory.stock.low\022\005stock'
-  _globals['_RELEASEREASON']._serialized_start=1101
-  _globals['_RELEASEREASON']._serialized_end=1250
+  _globals['_RELEASEREASON']._serialized_start=1328
+  _globals['_RELEASEREASON']._serialized_end=1477
   _globals['_STOCKRESERVED']._serialized_start=181
   _globals['_STOCKRESERVED']._serialized_end=434
   _globals['_RESERVATIONCONFIRMED']._serialized_start=437
   _globals['_RESERVATIONCONFIRMED']._serialized_end=635
   _globals['_RESERVATIONRELEASED']._serialized_start=638
   _globals['_RESERVATIONRELEASED']._serialized_end=922
-  _globals['_STOCKLOW']._serialized_start=925
-  _globals['_STOCKLOW']._serialized_end=1098
+  _globals['_RESERVATIONRESTOCKED']._serialized_start=925
+  _globals['_RESERVATIONRESTOCKED']._serialized_end=1149
+  _globals['_STOCKLOW']._serialized_start=1152
+  _globals['_STOCKLOW']._serialized_end=1325
 # @@protoc_insertion_point(module_scope)

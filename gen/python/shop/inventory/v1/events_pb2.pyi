@@ -165,6 +165,46 @@ class ReservationReleased(_message.Message):
 Global___ReservationReleased: _TypeAlias = ReservationReleased  # noqa: Y015
 
 @_typing.final
+class ReservationRestocked(_message.Message):
+    """Published on `inventory.reservation.restocked` when the order of a CONFIRMED
+    reservation was cancelled (OrderCancelled) before its shipment left: the units it took
+    are back on hand (one stock adjustment per line names the order). Once per
+    reservation. Subject: `reservations/<reservation_id>`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    reservation_id: _builtins.str
+    """The restocked reservation (it stays CONFIRMED: its units went out and came back)."""
+    order_id: _builtins.str
+    """The cancelled order."""
+    detail: _builtins.str
+    """Why, as OrderCancelled gave it ("order cancelled: <the customer's words>")."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[_reservation_pb2.ReservationLine]:
+        """The units back on hand, one line per SKU."""
+
+    def __init__(
+        self,
+        *,
+        reservation_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        lines: _abc.Iterable[_reservation_pb2.ReservationLine] | None = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "lines", b"lines", "order_id", b"order_id", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReservationRestocked: _TypeAlias = ReservationRestocked  # noqa: Y015
+
+@_typing.final
 class StockLow(_message.Message):
     """Published on `inventory.stock.low` when a SKU's available units drop to or below
     its low_stock_threshold (once per crossing, not on every change below it).

@@ -24,13 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bshop/orders/v1/errors.proto\x12\x0eshop.orders.v1*\xc6\x02\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12 \n\x1c\x45RROR_REASON_ORDER_NOT_FOUND\x10\x01\x12\x1e\n\x1a\x45RROR_REASON_PRICE_CHANGED\x10\x02\x12 \n\x1c\x45RROR_REASON_NOT_CANCELLABLE\x10\x03\x12\x1c\n\x18\x45RROR_REASON_UNKNOWN_SKU\x10\x04\x12\"\n\x1e\x45RROR_REASON_CURRENCY_MISMATCH\x10\x05\x12\'\n#ERROR_REASON_DESTINATION_NOT_SERVED\x10\x06\x12*\n&ERROR_REASON_INVALID_CONSISTENCY_TOKEN\x10\x07\x12\x1e\n\x1a\x45RROR_REASON_ORDER_PENDING\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bshop/orders/v1/errors.proto\x12\x0eshop.orders.v1*\xef\x02\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12 \n\x1c\x45RROR_REASON_ORDER_NOT_FOUND\x10\x01\x12\x1e\n\x1a\x45RROR_REASON_PRICE_CHANGED\x10\x02\x12 \n\x1c\x45RROR_REASON_NOT_CANCELLABLE\x10\x03\x12\x1c\n\x18\x45RROR_REASON_UNKNOWN_SKU\x10\x04\x12\"\n\x1e\x45RROR_REASON_CURRENCY_MISMATCH\x10\x05\x12\'\n#ERROR_REASON_DESTINATION_NOT_SERVED\x10\x06\x12*\n&ERROR_REASON_INVALID_CONSISTENCY_TOKEN\x10\x07\x12\"\n\x1a\x45RROR_REASON_ORDER_PENDING\x10\x08\x1a\x02\x08\x01\x12#\n\x1f\x45RROR_REASON_VIEW_NOT_CAUGHT_UP\x10\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shop.orders.v1.errors_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ERRORREASON'].values_by_name["ERROR_REASON_ORDER_PENDING"]._loaded_options = None
+  _globals['_ERRORREASON'].values_by_name["ERROR_REASON_ORDER_PENDING"]._serialized_options = b'\010\001'
   _globals['_ERRORREASON']._serialized_start=48
-  _globals['_ERRORREASON']._serialized_end=374
+  _globals['_ERRORREASON']._serialized_end=415
 # @@protoc_insertion_point(module_scope)

@@ -14,6 +14,11 @@ if sys.version_info >= (3, 10):
 else:
     from typing_extensions import TypeAlias as _TypeAlias
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _ErrorReason:
@@ -41,10 +46,19 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Shipping does not deliver to the address at the chosen speed (FAILED_PRECONDITION)."""
     ERROR_REASON_INVALID_CONSISTENCY_TOKEN: _ErrorReason.ValueType  # 7
     """The consistency token is malformed or was issued for another order (INVALID_ARGUMENT)."""
-    ERROR_REASON_ORDER_PENDING: _ErrorReason.ValueType  # 8
-    """The order is PENDING: its saga is still placing it (FAILED_PRECONDITION). Nothing
-    changed; cancel it again once GetOrder shows it CONFIRMED (a REJECTED order needs no
-    cancelling). The ErrorInfo metadata `status` names the order's status.
+    @_builtins.property
+    @_deprecated("""This enum value has been marked as deprecated using proto enum value options.""")
+    def ERROR_REASON_ORDER_PENDING(self) -> _ErrorReason.ValueType:   # 8
+        """No longer returned: CancelOrder queues the cancel of a PENDING order instead (its
+        saga honours it before its next step). Formerly: the order is PENDING, its saga is
+        still placing it (FAILED_PRECONDITION).
+        """
+    ERROR_REASON_VIEW_NOT_CAUGHT_UP: _ErrorReason.ValueType  # 9
+    """ListOrders was given a `consistency_token` and the order history did not show the
+    state it names within the wait (at most 3 s, less if the call's deadline is nearer)
+    (FAILED_PRECONDITION, with a google.rpc.RetryInfo). Nothing is wrong: the view lags
+    the write; retry after the hinted delay. A token of another customer's order is never
+    shown, so it always ends here.
     """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
@@ -74,8 +88,15 @@ ERROR_REASON_DESTINATION_NOT_SERVED: ErrorReason.ValueType  # 6
 ERROR_REASON_INVALID_CONSISTENCY_TOKEN: ErrorReason.ValueType  # 7
 """The consistency token is malformed or was issued for another order (INVALID_ARGUMENT)."""
 ERROR_REASON_ORDER_PENDING: ErrorReason.ValueType  # 8
-"""The order is PENDING: its saga is still placing it (FAILED_PRECONDITION). Nothing
-changed; cancel it again once GetOrder shows it CONFIRMED (a REJECTED order needs no
-cancelling). The ErrorInfo metadata `status` names the order's status.
+"""No longer returned: CancelOrder queues the cancel of a PENDING order instead (its
+saga honours it before its next step). Formerly: the order is PENDING, its saga is
+still placing it (FAILED_PRECONDITION).
+"""
+ERROR_REASON_VIEW_NOT_CAUGHT_UP: ErrorReason.ValueType  # 9
+"""ListOrders was given a `consistency_token` and the order history did not show the
+state it names within the wait (at most 3 s, less if the call's deadline is nearer)
+(FAILED_PRECONDITION, with a google.rpc.RetryInfo). Nothing is wrong: the view lags
+the write; retry after the hinted delay. A token of another customer's order is never
+shown, so it always ends here.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

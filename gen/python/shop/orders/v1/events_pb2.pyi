@@ -226,3 +226,53 @@ class OrderCancelled(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OrderCancelled: _TypeAlias = OrderCancelled  # noqa: Y015
+
+@_typing.final
+class OrderCancellationCompleted(_message.Message):
+    """Published on `orders.order.cancellation_completed` when a cancelled order reached
+    CANCELLED: everything it had set in motion is undone. After a CancelOrder of a CONFIRMED
+    order, once orders has seen payments' refund (or void), inventory's restock and
+    shipping's cancel; after a cancel queued while the order was PENDING, once its saga has
+    compensated the steps it had completed (then no OrderCancelled was published: nobody
+    else had anything to undo). Subject: `orders/<order_id>`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    PAYMENT_STATUS_FIELD_NUMBER: _builtins.int
+    REFUNDED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The cancelled order."""
+    customer_id: _builtins.str
+    """The customer who placed it."""
+    payment_status: _order_pb2.PaymentStatus.ValueType
+    """What became of the payment: REFUNDED or VOIDED; UNSPECIFIED if none was authorized."""
+    reason: _builtins.str
+    """Why, in the customer's words; may be empty."""
+    version: _builtins.int
+    """The order's version after the change."""
+    @_builtins.property
+    def refunded(self) -> _money_pb2.Money:
+        """What was given back to the customer (a refund); zero for a void or no payment."""
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+        payment_status: _order_pb2.PaymentStatus.ValueType = ...,
+        refunded: _money_pb2.Money | None = ...,
+        reason: _builtins.str = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["refunded", b"refunded"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "order_id", b"order_id", "payment_status", b"payment_status", "reason", b"reason", "refunded", b"refunded", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrderCancellationCompleted: _TypeAlias = OrderCancellationCompleted  # noqa: Y015

@@ -38,13 +38,22 @@ class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStat
     says why. Nothing was charged. Final.
     """
     ORDER_STATUS_CANCELLED: _OrderStatus.ValueType  # 4
-    """Cancelled by the customer; payments, inventory and shipping undo their part on
-    OrderCancelled. Final.
+    """Cancelled by the customer and everything undone: the payment refunded or voided, the
+    stock back, the shipment cancelled. Final.
+    """
+    ORDER_STATUS_CANCELLING: _OrderStatus.ValueType  # 5
+    """Cancelled by the customer (OrderCancelled published); payments, inventory and
+    shipping are undoing their part. Becomes CANCELLED once orders has seen all three
+    outcomes (PaymentRefunded or PaymentVoided, ReservationRestocked, ShipmentCancelled).
     """
 
 class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper):
-    """Where an order is in its life. PENDING while the saga runs; then CONFIRMED or REJECTED;
-    a PENDING or CONFIRMED order not yet dispatched may become CANCELLED.
+    """Where an order is in its life. PENDING while the saga runs; then CONFIRMED or REJECTED.
+    A CONFIRMED order not yet dispatched may be cancelled: CANCELLING until payments,
+    inventory and shipping have each reported their part undone, then CANCELLED. A PENDING
+    order whose cancel was queued (`cancel_requested`) goes straight to CANCELLED once its
+    saga has compensated (or, if the saga was past the point of no return, through
+    CONFIRMED and CANCELLING).
     """
 
 ORDER_STATUS_UNSPECIFIED: OrderStatus.ValueType  # 0
@@ -57,10 +66,67 @@ ORDER_STATUS_REJECTED: OrderStatus.ValueType  # 3
 says why. Nothing was charged. Final.
 """
 ORDER_STATUS_CANCELLED: OrderStatus.ValueType  # 4
-"""Cancelled by the customer; payments, inventory and shipping undo their part on
-OrderCancelled. Final.
+"""Cancelled by the customer and everything undone: the payment refunded or voided, the
+stock back, the shipment cancelled. Final.
+"""
+ORDER_STATUS_CANCELLING: OrderStatus.ValueType  # 5
+"""Cancelled by the customer (OrderCancelled published); payments, inventory and
+shipping are undoing their part. Becomes CANCELLED once orders has seen all three
+outcomes (PaymentRefunded or PaymentVoided, ReservationRestocked, ShipmentCancelled).
 """
 Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
+
+class _PaymentStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PaymentStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PaymentStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PAYMENT_STATUS_UNSPECIFIED: _PaymentStatus.ValueType  # 0
+    PAYMENT_STATUS_CAPTURED: _PaymentStatus.ValueType  # 1
+    """The order's total was charged (PaymentCaptured)."""
+    PAYMENT_STATUS_VOIDED: _PaymentStatus.ValueType  # 2
+    """The authorization was released without a charge (PaymentVoided)."""
+    PAYMENT_STATUS_REFUNDED: _PaymentStatus.ValueType  # 3
+    """What was charged was given back (PaymentRefunded)."""
+
+class PaymentStatus(_PaymentStatus, metaclass=_PaymentStatusEnumTypeWrapper):
+    """Where the order's payment is, as far as orders has heard from payments."""
+
+PAYMENT_STATUS_UNSPECIFIED: PaymentStatus.ValueType  # 0
+PAYMENT_STATUS_CAPTURED: PaymentStatus.ValueType  # 1
+"""The order's total was charged (PaymentCaptured)."""
+PAYMENT_STATUS_VOIDED: PaymentStatus.ValueType  # 2
+"""The authorization was released without a charge (PaymentVoided)."""
+PAYMENT_STATUS_REFUNDED: PaymentStatus.ValueType  # 3
+"""What was charged was given back (PaymentRefunded)."""
+Global___PaymentStatus: _TypeAlias = PaymentStatus  # noqa: Y015
+
+class _DeliveryStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DeliveryStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DeliveryStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DELIVERY_STATUS_UNSPECIFIED: _DeliveryStatus.ValueType  # 0
+    DELIVERY_STATUS_CREATED: _DeliveryStatus.ValueType  # 1
+    """A shipment exists and waits for the carrier (ShipmentCreated)."""
+    DELIVERY_STATUS_DISPATCHED: _DeliveryStatus.ValueType  # 2
+    """Handed to the carrier (ShipmentDispatched): `carrier` and `tracking_number` are set."""
+    DELIVERY_STATUS_CANCELLED: _DeliveryStatus.ValueType  # 3
+    """The shipment was cancelled before dispatch (ShipmentCancelled)."""
+
+class DeliveryStatus(_DeliveryStatus, metaclass=_DeliveryStatusEnumTypeWrapper):
+    """Where the order's delivery is, as far as orders has heard from shipping."""
+
+DELIVERY_STATUS_UNSPECIFIED: DeliveryStatus.ValueType  # 0
+DELIVERY_STATUS_CREATED: DeliveryStatus.ValueType  # 1
+"""A shipment exists and waits for the carrier (ShipmentCreated)."""
+DELIVERY_STATUS_DISPATCHED: DeliveryStatus.ValueType  # 2
+"""Handed to the carrier (ShipmentDispatched): `carrier` and `tracking_number` are set."""
+DELIVERY_STATUS_CANCELLED: DeliveryStatus.ValueType  # 3
+"""The shipment was cancelled before dispatch (ShipmentCancelled)."""
+Global___DeliveryStatus: _TypeAlias = DeliveryStatus  # noqa: Y015
 
 class _ShippingSpeed:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -318,6 +384,9 @@ class Order(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    PAYMENT_STATUS_FIELD_NUMBER: _builtins.int
+    DELIVERY_STATUS_FIELD_NUMBER: _builtins.int
+    CANCEL_REQUESTED_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     """UUID assigned by orders."""
     customer_id: _builtins.str
@@ -343,10 +412,20 @@ class Order(_message.Message):
     order can no longer be cancelled.
     """
     cancel_reason: _builtins.str
-    """Why the customer cancelled; empty unless CANCELLED."""
+    """Why the customer cancelled; empty unless CANCELLING or CANCELLED."""
     version: _builtins.int
     """Increases by one with every change; events carry it so projections can ignore a
     stale update.
+    """
+    payment_status: Global___PaymentStatus.ValueType
+    """The payment as orders last heard of it (ListOrders: from payments' events;
+    GetOrder: from the saga and the cancellation's outcomes).
+    """
+    delivery_status: Global___DeliveryStatus.ValueType
+    """The delivery as orders last heard of it (as `payment_status`)."""
+    cancel_requested: _builtins.bool
+    """True once CancelOrder was asked of this order while it was PENDING: its saga honours
+    the request before its next step.
     """
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderLine]:
@@ -404,10 +483,13 @@ class Order(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
+        payment_status: Global___PaymentStatus.ValueType = ...,
+        delivery_status: Global___DeliveryStatus.ValueType = ...,
+        cancel_requested: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "shipping_address", b"shipping_address", "shipping_cost", b"shipping_cost", "subtotal", b"subtotal", "total", b"total", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_reason", b"cancel_reason", "carrier", b"carrier", "create_time", b"create_time", "customer_id", b"customer_id", "lines", b"lines", "order_id", b"order_id", "payment_id", b"payment_id", "rejection_detail", b"rejection_detail", "rejection_reason", b"rejection_reason", "reservation_id", b"reservation_id", "saga_steps", b"saga_steps", "shipment_id", b"shipment_id", "shipping_address", b"shipping_address", "shipping_cost", b"shipping_cost", "shipping_speed", b"shipping_speed", "status", b"status", "subtotal", b"subtotal", "total", b"total", "tracking_number", b"tracking_number", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancel_reason", b"cancel_reason", "cancel_requested", b"cancel_requested", "carrier", b"carrier", "create_time", b"create_time", "customer_id", b"customer_id", "delivery_status", b"delivery_status", "lines", b"lines", "order_id", b"order_id", "payment_id", b"payment_id", "payment_status", b"payment_status", "rejection_detail", b"rejection_detail", "rejection_reason", b"rejection_reason", "reservation_id", b"reservation_id", "saga_steps", b"saga_steps", "shipment_id", b"shipment_id", "shipping_address", b"shipping_address", "shipping_cost", b"shipping_cost", "shipping_speed", b"shipping_speed", "status", b"status", "subtotal", b"subtotal", "total", b"total", "tracking_number", b"tracking_number", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -111,7 +111,7 @@ class PlaceOrderResponse(_message.Message):
     ORDER_FIELD_NUMBER: _builtins.int
     CONSISTENCY_TOKEN_FIELD_NUMBER: _builtins.int
     consistency_token: _builtins.str
-    """Opaque; pass to GetOrder to read at least this state of the order."""
+    """Opaque; pass to GetOrder or ListOrders to read at least this state of the order."""
     @_builtins.property
     def order(self) -> _order_pb2.Order:
         """The order as stored, in PENDING."""
@@ -186,22 +186,30 @@ class ListOrdersRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    CONSISTENCY_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """Maximum number of orders to return; 0 means the default of 20, at most 100."""
     page_token: _builtins.str
     """`next_page_token` of a previous response, to continue from there."""
     status: _order_pb2.OrderStatus.ValueType
     """Only orders in this status, when set; ORDER_STATUS_UNSPECIFIED means any."""
+    consistency_token: _builtins.str
+    """A `consistency_token` from PlaceOrder or CancelOrder. When set, the list waits until
+    the order history shows at least the state the token names (at most 3 s, and within
+    the call's deadline), else answers FAILED_PRECONDITION VIEW_NOT_CAUGHT_UP with a
+    RetryInfo. A token of another customer's order never becomes visible.
+    """
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         status: _order_pb2.OrderStatus.ValueType = ...,
+        consistency_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consistency_token", b"consistency_token", "page_size", b"page_size", "page_token", b"page_token", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -268,10 +276,15 @@ class CancelOrderResponse(_message.Message):
     ORDER_FIELD_NUMBER: _builtins.int
     CONSISTENCY_TOKEN_FIELD_NUMBER: _builtins.int
     consistency_token: _builtins.str
-    """Opaque; pass to GetOrder to read at least this state of the order."""
+    """Opaque; pass to GetOrder or ListOrders to read at least this state of the order
+    (for a queued cancel, the order's state when it was queued: ListOrders shows the
+    cancel once the order is CANCELLED).
+    """
     @_builtins.property
     def order(self) -> _order_pb2.Order:
-        """The order as stored, in CANCELLED."""
+        """The order as stored: CANCELLING (a CONFIRMED order), PENDING with `cancel_requested`
+        (a queued cancel), or as it was (already cancelling or cancelled).
+        """
 
     def __init__(
         self,

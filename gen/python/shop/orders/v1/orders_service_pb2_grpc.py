@@ -94,19 +94,32 @@ class OrdersServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListOrders(self, request, context):
-        """Lists the caller's orders, newest first, optionally in one status.
+        """Lists the caller's orders, newest first, optionally in one status, from the order
+        history: a projection of orders', payments' and shipping's events (so it also shows
+        `payment_status`, `delivery_status`, `carrier` and `tracking_number`; not the saga
+        steps). It may lag a write by a moment; pass the write's `consistency_token` to wait
+        until it shows that write (FAILED_PRECONDITION VIEW_NOT_CAUGHT_UP if it does not
+        within the wait).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelOrder(self, request, context):
-        """Cancels a PENDING order, or a CONFIRMED one whose shipment was not dispatched yet.
-        Publishes OrderCancelled; payments, inventory and shipping each undo their part on
-        their own (refund or void, release or restock, cancel the shipment). A running saga
-        stops before its next step. Cancelling a cancelled order returns it unchanged.
-        FAILED_PRECONDITION (NOT_CANCELLABLE) if REJECTED or dispatched; NOT_FOUND
-        (ORDER_NOT_FOUND) as in GetOrder.
+        """Cancels a CONFIRMED order whose shipment was not dispatched yet: the order becomes
+        CANCELLING and OrderCancelled is published, nothing else; payments (refund),
+        inventory (restock) and shipping (cancel the shipment) each undo their part on their
+        own and publish what they did, and orders moves the order to CANCELLED
+        (OrderCancellationCompleted) once it has seen all three.
+        A PENDING order: the cancel is queued (`cancel_requested`) and the answer comes at
+        once with the order still PENDING. Its saga honours the request before its next step:
+        it compensates the steps it completed, in reverse, and the order becomes CANCELLED
+        (no OrderCancelled: nobody else has anything to undo). If the saga was already past
+        the point of no return (stock confirmed), it finishes, and the order is cancelled as
+        a CONFIRMED one. If the saga was already failing, the order ends REJECTED.
+        Cancelling a CANCELLING or CANCELLED order, or asking again while a cancel is queued,
+        returns it unchanged. FAILED_PRECONDITION (NOT_CANCELLABLE) if REJECTED or
+        dispatched; NOT_FOUND (ORDER_NOT_FOUND) as in GetOrder.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

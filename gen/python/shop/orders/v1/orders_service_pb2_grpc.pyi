@@ -53,14 +53,28 @@ class OrdersServiceStub:
     if there is none or it belongs to another customer.
     """
     ListOrders: _grpc.UnaryUnaryMultiCallable[_orders_service_pb2.ListOrdersRequest, _orders_service_pb2.ListOrdersResponse]
-    """Lists the caller's orders, newest first, optionally in one status."""
+    """Lists the caller's orders, newest first, optionally in one status, from the order
+    history: a projection of orders', payments' and shipping's events (so it also shows
+    `payment_status`, `delivery_status`, `carrier` and `tracking_number`; not the saga
+    steps). It may lag a write by a moment; pass the write's `consistency_token` to wait
+    until it shows that write (FAILED_PRECONDITION VIEW_NOT_CAUGHT_UP if it does not
+    within the wait).
+    """
     CancelOrder: _grpc.UnaryUnaryMultiCallable[_orders_service_pb2.CancelOrderRequest, _orders_service_pb2.CancelOrderResponse]
-    """Cancels a PENDING order, or a CONFIRMED one whose shipment was not dispatched yet.
-    Publishes OrderCancelled; payments, inventory and shipping each undo their part on
-    their own (refund or void, release or restock, cancel the shipment). A running saga
-    stops before its next step. Cancelling a cancelled order returns it unchanged.
-    FAILED_PRECONDITION (NOT_CANCELLABLE) if REJECTED or dispatched; NOT_FOUND
-    (ORDER_NOT_FOUND) as in GetOrder.
+    """Cancels a CONFIRMED order whose shipment was not dispatched yet: the order becomes
+    CANCELLING and OrderCancelled is published, nothing else; payments (refund),
+    inventory (restock) and shipping (cancel the shipment) each undo their part on their
+    own and publish what they did, and orders moves the order to CANCELLED
+    (OrderCancellationCompleted) once it has seen all three.
+    A PENDING order: the cancel is queued (`cancel_requested`) and the answer comes at
+    once with the order still PENDING. Its saga honours the request before its next step:
+    it compensates the steps it completed, in reverse, and the order becomes CANCELLED
+    (no OrderCancelled: nobody else has anything to undo). If the saga was already past
+    the point of no return (stock confirmed), it finishes, and the order is cancelled as
+    a CONFIRMED one. If the saga was already failing, the order ends REJECTED.
+    Cancelling a CANCELLING or CANCELLED order, or asking again while a cancel is queued,
+    returns it unchanged. FAILED_PRECONDITION (NOT_CANCELLABLE) if REJECTED or
+    dispatched; NOT_FOUND (ORDER_NOT_FOUND) as in GetOrder.
     """
 
 @_typing.type_check_only
@@ -88,14 +102,28 @@ class OrdersServiceAsyncStub(OrdersServiceStub):
     if there is none or it belongs to another customer.
     """
     ListOrders: _aio.UnaryUnaryMultiCallable[_orders_service_pb2.ListOrdersRequest, _orders_service_pb2.ListOrdersResponse]  # type: ignore[assignment]
-    """Lists the caller's orders, newest first, optionally in one status."""
+    """Lists the caller's orders, newest first, optionally in one status, from the order
+    history: a projection of orders', payments' and shipping's events (so it also shows
+    `payment_status`, `delivery_status`, `carrier` and `tracking_number`; not the saga
+    steps). It may lag a write by a moment; pass the write's `consistency_token` to wait
+    until it shows that write (FAILED_PRECONDITION VIEW_NOT_CAUGHT_UP if it does not
+    within the wait).
+    """
     CancelOrder: _aio.UnaryUnaryMultiCallable[_orders_service_pb2.CancelOrderRequest, _orders_service_pb2.CancelOrderResponse]  # type: ignore[assignment]
-    """Cancels a PENDING order, or a CONFIRMED one whose shipment was not dispatched yet.
-    Publishes OrderCancelled; payments, inventory and shipping each undo their part on
-    their own (refund or void, release or restock, cancel the shipment). A running saga
-    stops before its next step. Cancelling a cancelled order returns it unchanged.
-    FAILED_PRECONDITION (NOT_CANCELLABLE) if REJECTED or dispatched; NOT_FOUND
-    (ORDER_NOT_FOUND) as in GetOrder.
+    """Cancels a CONFIRMED order whose shipment was not dispatched yet: the order becomes
+    CANCELLING and OrderCancelled is published, nothing else; payments (refund),
+    inventory (restock) and shipping (cancel the shipment) each undo their part on their
+    own and publish what they did, and orders moves the order to CANCELLED
+    (OrderCancellationCompleted) once it has seen all three.
+    A PENDING order: the cancel is queued (`cancel_requested`) and the answer comes at
+    once with the order still PENDING. Its saga honours the request before its next step:
+    it compensates the steps it completed, in reverse, and the order becomes CANCELLED
+    (no OrderCancelled: nobody else has anything to undo). If the saga was already past
+    the point of no return (stock confirmed), it finishes, and the order is cancelled as
+    a CONFIRMED one. If the saga was already failing, the order ends REJECTED.
+    Cancelling a CANCELLING or CANCELLED order, or asking again while a cancel is queued,
+    returns it unchanged. FAILED_PRECONDITION (NOT_CANCELLABLE) if REJECTED or
+    dispatched; NOT_FOUND (ORDER_NOT_FOUND) as in GetOrder.
     """
 
 class OrdersServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -138,7 +166,13 @@ class OrdersServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _orders_service_pb2.ListOrdersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_orders_service_pb2.ListOrdersResponse, _abc.Awaitable[_orders_service_pb2.ListOrdersResponse]]:
-        """Lists the caller's orders, newest first, optionally in one status."""
+        """Lists the caller's orders, newest first, optionally in one status, from the order
+        history: a projection of orders', payments' and shipping's events (so it also shows
+        `payment_status`, `delivery_status`, `carrier` and `tracking_number`; not the saga
+        steps). It may lag a write by a moment; pass the write's `consistency_token` to wait
+        until it shows that write (FAILED_PRECONDITION VIEW_NOT_CAUGHT_UP if it does not
+        within the wait).
+        """
 
     @_abc_1.abstractmethod
     def CancelOrder(
@@ -146,12 +180,20 @@ class OrdersServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _orders_service_pb2.CancelOrderRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_orders_service_pb2.CancelOrderResponse, _abc.Awaitable[_orders_service_pb2.CancelOrderResponse]]:
-        """Cancels a PENDING order, or a CONFIRMED one whose shipment was not dispatched yet.
-        Publishes OrderCancelled; payments, inventory and shipping each undo their part on
-        their own (refund or void, release or restock, cancel the shipment). A running saga
-        stops before its next step. Cancelling a cancelled order returns it unchanged.
-        FAILED_PRECONDITION (NOT_CANCELLABLE) if REJECTED or dispatched; NOT_FOUND
-        (ORDER_NOT_FOUND) as in GetOrder.
+        """Cancels a CONFIRMED order whose shipment was not dispatched yet: the order becomes
+        CANCELLING and OrderCancelled is published, nothing else; payments (refund),
+        inventory (restock) and shipping (cancel the shipment) each undo their part on their
+        own and publish what they did, and orders moves the order to CANCELLED
+        (OrderCancellationCompleted) once it has seen all three.
+        A PENDING order: the cancel is queued (`cancel_requested`) and the answer comes at
+        once with the order still PENDING. Its saga honours the request before its next step:
+        it compensates the steps it completed, in reverse, and the order becomes CANCELLED
+        (no OrderCancelled: nobody else has anything to undo). If the saga was already past
+        the point of no return (stock confirmed), it finishes, and the order is cancelled as
+        a CONFIRMED one. If the saga was already failing, the order ends REJECTED.
+        Cancelling a CANCELLING or CANCELLED order, or asking again while a cancel is queued,
+        returns it unchanged. FAILED_PRECONDITION (NOT_CANCELLABLE) if REJECTED or
+        dispatched; NOT_FOUND (ORDER_NOT_FOUND) as in GetOrder.
         """
 
 def add_OrdersServiceServicer_to_server(servicer: OrdersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
