@@ -100,6 +100,32 @@ def test_a_request_breaking_its_contract_gets_field_violations_and_never_reaches
     assert servicer.upserts == []
 
 
+def test_a_string_with_a_nul_character_is_invalid_in_every_contract() -> None:
+    """PostgreSQL cannot store U+0000: the request is refused before the service, naming
+    each such field, instead of failing as INTERNAL on the insert (found by Schemathesis)."""
+    servicer = FakeCatalog()
+    product = valid_product()
+    product.name = "Tea\x00pot"
+    product.categories[:] = ["kitchen", "garden"]
+    request = catalog.UpsertProductRequest(idempotency_key=str(uuid.uuid4()), product=product)
+
+    async def call() -> grpc.aio.AioRpcError:
+        async with running(servicer) as (_, channel):
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await catalog_grpc.CatalogServiceStub(channel).UpsertProduct(request)
+            return raised.value
+
+    error = asyncio.run(call())
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad_request = status.detail(error, error_details_pb2.BadRequest)
+    assert bad_request is not None
+    assert [(v.field, v.description) for v in bad_request.field_violations] == [
+        ("product.name", "must not contain the NUL character (U+0000)")
+    ]
+    assert servicer.upserts == []
+
+
 def test_a_valid_request_reaches_the_service() -> None:
     servicer = FakeCatalog()
     request = catalog.UpsertProductRequest(

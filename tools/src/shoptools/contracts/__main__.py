@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from shoptools import web
 from shoptools.contracts import buf_cli, codegen
 from shoptools.contracts.layout import Layout, find_root
 from shoptools.contracts.third_party import materialize
@@ -48,6 +49,7 @@ def cmd_check(layout: Layout) -> bool:
     fmt = buf_cli.buf(layout, "format", "proto", "--diff", "--exit-code")
     released = buf_cli.breaking(layout, layout.released_image)
     stale = codegen.stale_files(layout)
+    openapi_lint = web.lint_openapi(layout.gen_python / codegen.OPENAPI_DOCUMENT)
     results = [
         _report("buf lint", lint.returncode == 0, lint.stdout + lint.stderr),
         _report("buf format", fmt.returncode == 0, fmt.stdout + fmt.stderr),
@@ -61,6 +63,11 @@ def cmd_check(layout: Layout) -> bool:
             "gen/python is fresh",
             not stale,
             "stale (run scripts/gen): " + ", ".join(stale[:20]),
+        ),
+        _report(
+            "redocly lint of the OpenAPI document",
+            openapi_lint.returncode == 0,
+            openapi_lint.stdout + openapi_lint.stderr,
         ),
     ]
     return all(results)
@@ -97,8 +104,9 @@ def main() -> None:
         nargs="?",
         default="gen",
         choices=COMMANDS,
-        help="gen: regenerate gen/python (default); deps: materialize third_party/proto; "
-        "check: what CI checks; release: update the released contract baseline",
+        help="gen: regenerate gen/python, its OpenAPI document included (default); "
+        "deps: materialize third_party/proto; check: what CI checks; "
+        "release: update the released contract baseline",
     )
     args = parser.parse_args()
     ok = COMMANDS[args.command](Layout(find_root()))

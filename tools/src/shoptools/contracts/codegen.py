@@ -13,9 +13,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor, descriptor_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_tools import protoc
 
+from shoptools.contracts import openapi
 from shoptools.contracts.layout import Layout
 from shoptools.contracts.third_party import VALIDATE_PROTO, materialize
 
@@ -24,6 +26,9 @@ GENERATED_PACKAGES = ("shop", "buf")
 # Every contract and its imports in one FileDescriptorSet: the gateway's transcoder and
 # anything else that needs the schema at run time read it from the installed package.
 DESCRIPTOR_SET = "shop/contracts.binpb"
+# The public REST API (every RPC with an HTTP binding) as OpenAPI 3.1: the gateway serves
+# it, clients generate from it, Schemathesis fuzzes against it.
+OPENAPI_DOCUMENT = "shop/openapi.json"
 
 
 def _plugin(name: str) -> str:
@@ -77,6 +82,35 @@ def generate_into(layout: Layout, out: Path) -> None:
         *_files_with_services(descriptor_set, names),
     )
     _mark_packages(out)
+    _write_openapi(layout, names, out / OPENAPI_DOCUMENT)
+
+
+def _write_openapi(layout: Layout, names: list[str], path: Path) -> None:
+    """The OpenAPI document, from the contracts compiled once more with their comments
+    (source info) and with the error types the gateway prints (google.rpc)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with_comments = Path(tmp) / "with_comments.binpb"
+        _protoc(
+            layout,
+            "--include_imports",
+            "--include_source_info",
+            f"--descriptor_set_out={with_comments}",
+            *names,
+        )
+        files = descriptor_pb2.FileDescriptorSet.FromString(with_comments.read_bytes())
+    known = {f.name for f in files.file}
+
+    def add(file: descriptor.FileDescriptor) -> None:
+        if file.name not in known:
+            for dependency in file.dependencies:
+                add(dependency)
+            file.CopyToProto(files.file.add())
+            known.add(file.name)
+
+    add(status_pb2.DESCRIPTOR)
+    add(error_details_pb2.DESCRIPTOR)
+    document = openapi.build_document(files.SerializeToString())
+    path.write_text(openapi.render(document))
 
 
 def _generated_files(tree: Path) -> set[str]:

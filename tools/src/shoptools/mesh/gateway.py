@@ -16,8 +16,16 @@ Filter order, and why:
                     calls that would reach a service count, and one client over its quota
                     never spends the overall tokens others need;
   router            per-method routes with the policy's timeouts and retries.
-The transcoder turns the gRPC status of a refusal after it (UNAUTHENTICATED,
-PERMISSION_DENIED, RESOURCE_EXHAUSTED) back into HTTP 401/403/429 with a JSON status body.
+A REST caller gets every error as a JSON google.rpc.Status, whoever answers it: the
+transcoder turns a service's gRPC status into one, and the gateway's own refusals (the
+transcoder's 400 for a body or query it cannot map and 404 for a path it cannot route,
+jwt_authn's 401, rbac's 403, local_ratelimit's 429) are rewritten into one by the
+local-reply mappers (`_rest_local_replies`); they would be text/plain otherwise.
+
+The gateway also serves the API's description: the generated OpenAPI document at
+/openapi.json and a reference page (Swagger UI) at /docs/, as Envoy direct responses read
+from files when the config loads (no other process to run, nothing fetched at run time).
+On those routes the transcoder and rbac are off: they are not API methods.
 
 The REST surface is the contracts', whatever runs: a service that is not deployed in this
 stack answers every method UNAVAILABLE "service <name> is not deployed in this stack"
@@ -28,7 +36,9 @@ require a token first.
 from __future__ import annotations
 
 import base64
+import importlib.resources
 import math
+from pathlib import Path
 
 from google.protobuf import descriptor, descriptor_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -47,6 +57,7 @@ from shoptools.mesh.envoy import (
 from shoptools.mesh.jwt import jwks
 from shoptools.mesh.policy import GATEWAY, MeshPolicy, TokenBucket
 from shoptools.topology import Topology
+from shoptools.web import REFERENCE_PAGE, SWAGGER_UI, ensure_installed
 
 JWT_PROVIDER = "shop"
 JWT_FILTER = "envoy.filters.http.jwt_authn"
@@ -57,6 +68,11 @@ ROLE_HEADER = "x-shop-role"
 CUSTOMER_KEY = "customer"  # rate limit descriptor keys
 ANONYMOUS_KEY = "anonymous"
 UNAVAILABLE = 14  # google.rpc.Code
+OPENAPI_PATH = "/openapi.json"
+REFERENCE_PATH = "/docs/"
+# Envoy refuses a direct response body larger than this (default 4 KiB); Swagger UI's
+# bundle is about 1.7 MB.
+MAX_STATIC_BODY_BYTES = 8 * 1024 * 1024
 
 
 def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
@@ -64,7 +80,7 @@ def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
     in front of the instances of those that run."""
     services = [s for s in policy.contracts.values() if s.exposed]
     methods = [m for s in services for m in s.methods.values() if m.access is not Access.INTERNAL]
-    routes = [
+    routes = _description_routes() + [
         route
         for s in services
         for route in (
@@ -75,7 +91,10 @@ def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
     ]
     hcm = http_connection_manager(
         "gateway",
-        {"virtual_hosts": [{"name": "api", "domains": ["*"], "routes": routes}]},
+        {
+            "virtual_hosts": [{"name": "api", "domains": ["*"], "routes": routes}],
+            "max_direct_response_body_size_bytes": MAX_STATIC_BODY_BYTES,
+        },
         [
             http_filter(
                 "header_mutation",
@@ -93,6 +112,7 @@ def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
         use_remote_address=True,
         always_set_request_id_in_response=True,
     )
+    hcm["typed_config"]["local_reply_config"]["mappers"].extend(_rest_local_replies())
     return bootstrap(
         GATEWAY,
         GATEWAY,
@@ -100,6 +120,117 @@ def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
         [listener("gateway", topology.gateway_port, hcm)],
         [service_cluster(topology, policy, s, GATEWAY) for s in services],
     )
+
+
+# The gateway's own refusals, HTTP status -> google.rpc.Code (the transcoder's mapping).
+_REFUSALS = {400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 429: 8, 503: 14}
+
+
+def _rest_local_replies() -> list[Config]:
+    """Local-reply mappers that give a REST caller's refusal the body every other error
+    has: {"code", "message", "details"} (google.rpc.Status as the transcoder prints it),
+    the refusal's text as the message. A REST caller is one whose request the transcoder
+    rewrote (it keeps the original path in x-envoy-original-path, a header Envoy strips
+    from clients) or one that never was gRPC; a native gRPC caller keeps its grpc-status."""
+    rest_caller = {
+        "or_filter": {
+            "filters": [
+                {
+                    "header_filter": {
+                        "header": {"name": "x-envoy-original-path", "present_match": True}
+                    }
+                },
+                {
+                    "header_filter": {
+                        "header": {
+                            "name": "content-type",
+                            "string_match": {"prefix": "application/grpc"},
+                            "invert_match": True,
+                            # A GET has no content-type: a REST caller too.
+                            "treat_missing_header_as_empty": True,
+                        }
+                    }
+                },
+            ]
+        }
+    }
+    return [
+        {
+            "filter": {
+                "and_filter": {
+                    "filters": [
+                        rest_caller,
+                        {
+                            "status_code_filter": {
+                                "comparison": {
+                                    "op": "EQ",
+                                    "value": {
+                                        "default_value": status,
+                                        "runtime_key": f"gateway_local_reply_{status}",
+                                    },
+                                }
+                            }
+                        },
+                    ]
+                }
+            },
+            "body_format_override": {
+                "json_format": {"code": code, "message": "%LOCAL_REPLY_BODY%", "details": []},
+                "content_type": "application/json",
+            },
+        }
+        for status, code in _REFUSALS.items()
+    ]
+
+
+def openapi_document() -> Path:
+    """The generated OpenAPI document, shipped in the contracts package."""
+    return Path(str(importlib.resources.files("shop").joinpath("openapi.json")))
+
+
+def _description_routes() -> list[Config]:
+    """/openapi.json, the reference page and its assets (files of tools/web's vendored
+    swagger-ui-dist, see shoptools.web), and /docs redirected to /docs/. Envoy reads the
+    files when it loads the config, so they are installed first if they are not yet."""
+    ensure_installed()
+    files = {
+        OPENAPI_PATH: (openapi_document(), "application/json"),
+        REFERENCE_PATH: (REFERENCE_PAGE, "text/html; charset=utf-8"),
+        f"{REFERENCE_PATH}swagger-ui.css": (SWAGGER_UI / "swagger-ui.css", "text/css"),
+        f"{REFERENCE_PATH}swagger-ui-bundle.js": (
+            SWAGGER_UI / "swagger-ui-bundle.js",
+            "application/javascript",
+        ),
+    }
+    not_an_api_method = {
+        f"envoy.filters.http.{name}": {
+            "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+            "disabled": True,
+        }
+        for name in ("grpc_json_transcoder", "rbac")
+    }
+    routes: list[Config] = [
+        {
+            "match": {"path": path},
+            "direct_response": {"status": 200, "body": {"filename": str(file)}},
+            "response_headers_to_add": [
+                {
+                    "header": {"key": "content-type", "value": content_type},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                }
+            ],
+            "typed_per_filter_config": not_an_api_method,
+        }
+        for path, (file, content_type) in files.items()
+    ]
+    routes.append(
+        {
+            "match": {"path": REFERENCE_PATH.rstrip("/")},
+            "redirect": {"path_redirect": REFERENCE_PATH},
+            "typed_per_filter_config": not_an_api_method,
+        }
+    )
+    return routes
 
 
 def _not_deployed(service: Service) -> Config:

@@ -26,6 +26,9 @@ def print_ready(topology: Topology, policy_file: Path, took_s: float, out: TextI
         "",
         "  REST via the gateway:",
         f"    curl -s 'http://127.0.0.1:{topology.gateway_port}/v1/products?page_size=3'",
+        "  The API reference (Swagger UI) and its OpenAPI document:",
+        f"    http://127.0.0.1:{topology.gateway_port}/docs/",
+        f"    http://127.0.0.1:{topology.gateway_port}/openapi.json",
         "  A token (customer or --admin) for authenticated calls:",
         f"    {shop_command(topology, 'token --customer alice')}",
     ]
