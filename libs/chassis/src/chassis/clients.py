@@ -21,7 +21,7 @@ from chassis.interceptors.correlation import REQUEST_ID
 def channel(settings: ServiceSettings, service: str) -> grpc.aio.Channel:
     """A channel to `service` through the mesh; close it (or `async with`) when done."""
     return grpc.aio.insecure_channel(
-        settings.mesh_outbound,
+        settings.mesh_outbound.format(service=service),
         options=[("grpc.default_authority", service)],
         interceptors=[PropagatingInterceptor(settings.default_deadline_s)],
     )

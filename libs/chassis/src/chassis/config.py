@@ -19,6 +19,9 @@ class ServiceSettings(BaseSettings):
     """Instance name for logs and metric labels, e.g. "catalog-1"; defaults to the service."""
     database_url: str = Field(default="", min_length=1)
     """SQLAlchemy URL, postgresql+psycopg://role:password@host:port/database."""
+    listen_host: str = "127.0.0.1"
+    """Where the gRPC server listens: loopback behind a local sidecar; "0.0.0.0" on
+    Kubernetes, where Linkerd's proxy forwards to the pod's own address, not loopback."""
     grpc_port: int = 50051
     metrics_port: int = 9464
     nats_url: str = "nats://127.0.0.1:4222"
@@ -28,7 +31,9 @@ class ServiceSettings(BaseSettings):
     """PEM file of the CA that signed the NATS server's certificate (chassis.broker reads
     SHOP_NATS_CA itself); empty: the system's CAs."""
     mesh_outbound: str = "127.0.0.1:8480"
-    """The instance's sidecar outbound listener; every call to another service goes here."""
+    """Where every call to another service goes: the sidecar's outbound listener, or with
+    "{service}" in it the callee's own address (on Kubernetes "{service}:50051": Linkerd
+    routes by the Service a connection is made to)."""
     default_deadline_s: float = 5.0
     """Deadline of incoming calls that carry none, and of outgoing calls made outside one."""
     shutdown_grace_s: float = 10.0

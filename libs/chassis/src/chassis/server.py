@@ -179,16 +179,17 @@ class Server:
         )
 
     async def start(self, on_start: Hook | None = None) -> None:
-        """Listens on 127.0.0.1:grpc_port, NOT_SERVING until the migration gate passes and
+        """Listens on listen_host:grpc_port, NOT_SERVING until the migration gate passes and
         then on_start has run (it may need the schema, e.g. to load seed data).
 
         Without a gate, start() returns once on_start has run; with one, both happen in the
         background (`startup`) and a failing on_start ends the process (see chassis.app).
         """
         await self.readiness.reset()
-        self.port = self._server.add_insecure_port(f"127.0.0.1:{self._settings.grpc_port}")
+        host = self._settings.listen_host
+        self.port = self._server.add_insecure_port(f"{host}:{self._settings.grpc_port}")
         await self._server.start()
-        log.info("listening on 127.0.0.1:%d", self.port, extra={"grpc_port": self.port})
+        log.info("listening on %s:%d", host, self.port, extra={"grpc_port": self.port})
         if self._gate is None:
             try:
                 await self._open(on_start)

@@ -1,0 +1,133 @@
+"""What a development cluster gets that no manifest may hold: the Secrets, and Linkerd's
+trust anchor. Made by `scripts/k8s up` on the operator's machine and kept in its state
+directory (`.state/k8s` by default), so a second `up` keeps every password and key, and
+`shop token --state-dir .state/k8s` mints tokens the cluster's gateway accepts.
+
+A production cluster brings its own: the same Secret names and keys, from its secret
+store (k8s/README.md).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from shoptools.k8s.workloads import JWT_SECRET, NATS_SECRET, POSTGRES_SECRET
+from shoptools.mesh.jwt import jwks
+from shoptools.mesh.pki import write_private_file
+from shoptools.stack import nats_auth
+
+TRUST_ANCHOR_VALIDITY = datetime.timedelta(days=3650)
+ISSUER_VALIDITY = datetime.timedelta(days=365)
+# Linkerd's identity issuer must carry this name (its identity controller checks it).
+ISSUER_NAME = "identity.linkerd.cluster.local"
+
+
+def _passwords(state: Path, names: list[str]) -> dict[str, str]:
+    path = state / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [n for n in names if n not in stored]
+    if missing:
+        stored |= {n: secrets.token_urlsafe(24) for n in missing}
+        state.mkdir(parents=True, exist_ok=True)
+        write_private_file(path, json.dumps(stored, indent=2, sort_keys=True).encode())
+    return stored
+
+
+def secret_objects(state: Path, databases: list[str], services: list[str]) -> list[Any]:
+    """The Secrets the manifests refer to (workloads.SECRETS), created once per state dir."""
+    db_keys = ["postgres", *databases]
+    nats_users = [nats_auth.ADMIN, *services]
+    passwords = _passwords(
+        state, [f"postgres/{k}" for k in db_keys] + [f"nats/{u}" for u in nats_users]
+    )
+
+    def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name},
+            "type": "Opaque",
+            "stringData": data,
+        }
+
+    return [
+        secret(POSTGRES_SECRET, {k: passwords[f"postgres/{k}"] for k in db_keys}),
+        secret(NATS_SECRET, {u: passwords[f"nats/{u}"] for u in nats_users}),
+        secret(JWT_SECRET, {"jwks.json": jwks(state / "pki")}),
+    ]
+
+
+def ensure_trust_anchor(directory: Path) -> dict[str, Path]:
+    """Linkerd's trust anchor (root CA) and identity issuer (an intermediate CA it signs),
+    ECDSA P-256 like the local mesh CA (shoptools.mesh.pki); kept once made."""
+    paths = {
+        "trust-anchor": directory / "linkerd-ca.crt",
+        "issuer-certificate": directory / "linkerd-issuer.crt",
+        "issuer-key": directory / "linkerd-issuer.key",
+    }
+    if all(p.exists() for p in paths.values()):
+        return paths
+    directory.mkdir(parents=True, exist_ok=True)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "root.linkerd.cluster.local")])
+    root = _ca(root_name, root_key.public_key(), (root_name, root_key), 1, TRUST_ANCHOR_VALIDITY)
+    issuer_key = ec.generate_private_key(ec.SECP256R1())
+    issuer_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ISSUER_NAME)])
+    issuer = _ca(issuer_name, issuer_key.public_key(), (root_name, root_key), 0, ISSUER_VALIDITY)
+    pem = serialization.Encoding.PEM
+    paths["trust-anchor"].write_bytes(root.public_bytes(pem))
+    paths["issuer-certificate"].write_bytes(issuer.public_bytes(pem))
+    write_private_file(
+        paths["issuer-key"],
+        issuer_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+    # The root's key signs nothing more: a new issuer means a new trust anchor here.
+    return paths
+
+
+def _ca(
+    subject: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    signer: tuple[x509.Name, ec.EllipticCurvePrivateKey],
+    path_length: int,
+    validity: datetime.timedelta,
+) -> x509.Certificate:
+    issuer, signing_key = signer
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + validity)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .sign(signing_key, hashes.SHA256())
+    )
