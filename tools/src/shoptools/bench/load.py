@@ -9,7 +9,13 @@ parent drives it over stdin, one word a line:
 
 and reads JSON lines on stdout: {"ready": true} once a first call succeeded, {"done": n}
 about twice a second (progress), and at the end {"calls": ..., "errors": ...,
-"window_s": ..., "latencies_us": [...]} for the calls completed inside the window.
+"window_s": ..., "latencies_us": [...], "error_samples": [...]} for the calls completed
+inside the window (a few distinct error responses, to say what failed), and with
+`capture` set, "captured": [[value, sent], ...]: that field of each successful response
+(e.g. the new order's id) and when its call was sent (Unix time, seconds).
+
+Closed loop by default (a call starts when one ends); with `rate` open loop: calls start at
+that rate, `connections` bounding how many are in flight.
 
 The client is kept as cheap as possible, because its CPU competes with what it measures:
 requests are serialized once, gRPC responses are not parsed (only their status counts),
@@ -22,6 +28,7 @@ import asyncio
 import json
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +38,10 @@ import grpc
 import grpc.aio
 
 PROGRESS_S = 0.5
-Call = Callable[[int, int], Awaitable[bool]]  # (slot, i): the i-th call; True if it succeeded
+MAX_ERROR_SAMPLES = 5
+ERROR_SAMPLE_BYTES = 300
+# (slot, i): the i-th call; whether it succeeded, and the response body (HTTP only)
+Call = Callable[[int, int], Awaitable[tuple[bool, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,11 @@ class Spec:
     tls_cert: str = ""
     tls_key: str = ""
     tls_server_name: str = ""  # the certificate name the server must present
+    http_method: str = "GET"
+    http_bodies: tuple[str, ...] = ()  # JSON, used in turn; each "{key}" becomes a new UUID
+    http_headers: tuple[str, ...] = ()  # "Name: value", e.g. an authorization header
+    rate: float = 0.0  # calls started per second; 0: closed loop
+    capture: str = ""  # a string field of the JSON response to report per call
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -57,37 +72,75 @@ class Spec:
         raw: dict[str, Any] = json.loads(text)
         raw["grpc_requests"] = tuple(raw["grpc_requests"])
         raw["http_paths"] = tuple(raw["http_paths"])
+        raw["http_headers"] = tuple(raw.get("http_headers", ()))
+        raw["http_bodies"] = tuple(raw.get("http_bodies", ()))
         return cls(**raw)
 
 
 class Counter:
-    def __init__(self) -> None:
+    def __init__(self, capture: str = "") -> None:
         self.measuring = False
         self.stopping = False
         self.done = 0  # calls completed, warm-up included (progress)
         self.errors = 0
         self.latencies_us: list[int] = []
         self.window_start = 0.0
+        self.captured: list[tuple[str, float]] = []
+        self.error_samples: set[str] = set()
+        self._marker = f'"{capture}":"'.encode() if capture else b""
 
-    def record(self, ok: bool, started: float, ended: float) -> None:
+    def record(self, reply: tuple[bool, bytes], started: float, ended: float, sent: float) -> None:
         self.done += 1
         if not self.measuring:
             return
-        if ok:
-            self.latencies_us.append(round((ended - started) * 1e6))
-        else:
+        ok, body = reply
+        if not ok:
             self.errors += 1
+            if len(self.error_samples) < MAX_ERROR_SAMPLES:
+                self.error_samples.add(body[:ERROR_SAMPLE_BYTES].decode(errors="replace"))
+            return
+        self.latencies_us.append(round((ended - started) * 1e6))
+        if self._marker:
+            value = captured_field(body, self._marker)
+            if value:
+                self.captured.append((value, sent))
+
+
+def captured_field(body: bytes, marker: bytes) -> str:
+    """The string after `marker` ('"field":"') in a compact JSON body, without parsing it
+    (the load generator's CPU competes with what it measures); "" when absent."""
+    at = body.find(marker)
+    if at < 0:
+        return ""
+    start = at + len(marker)
+    end = body.find(b'"', start)
+    return body[start:end].decode() if end > start else ""
+
+
+class Pacer:
+    """Start times `1 / rate` apart, shared by every slot (open loop)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1 / rate
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = time.perf_counter()
+        self._next = max(self._next + self._interval, now)
+        await asyncio.sleep(self._next - now)
 
 
 async def run(spec: Spec) -> None:
-    counter = Counter()
+    counter = Counter(spec.capture)
     call, close = await _caller(spec)
+    pacer = Pacer(spec.rate) if spec.rate > 0 else None
     try:
-        if not await call(0, 0):
-            raise SystemExit(f"the first call to port {spec.port} failed")
+        ok, body = await call(0, 0)
+        if not ok:
+            raise SystemExit(f"the first call to port {spec.port} failed: {body[:500]!r}")
         _emit({"ready": True})
         workers = [
-            asyncio.create_task(_keep_calling(call, counter, slot))
+            asyncio.create_task(_keep_calling(call, counter, slot, pacer))
             for slot in range(spec.connections)
         ]
         progress = asyncio.create_task(_report_progress(counter))
@@ -103,23 +156,29 @@ async def run(spec: Spec) -> None:
                 "errors": counter.errors,
                 "window_s": window_s,
                 "latencies_us": counter.latencies_us,
+                "error_samples": sorted(counter.error_samples),
+                **({"captured": counter.captured} if spec.capture else {}),
             }
         )
     finally:
         await close()
 
 
-async def _keep_calling(call: Call, counter: Counter, slot: int) -> None:
+async def _keep_calling(call: Call, counter: Counter, slot: int, pacer: Pacer | None) -> None:
     i = slot  # slots start at different requests, so the mix is there from the first call
     clock = time.perf_counter
-    while not counter.stopping:
-        started = clock()
+    while True:
+        if pacer is not None:
+            await pacer.wait()  # stopping may have come meanwhile
+        if counter.stopping:
+            return
+        started, sent = clock(), time.time()
         try:
-            ok = await call(slot, i)
+            reply = await call(slot, i)
         except (grpc.aio.AioRpcError, OSError, asyncio.IncompleteReadError, ValueError):
-            ok = False
+            reply = (False, b"")
             await asyncio.sleep(0.01)  # a refused connection must not spin the loop
-        counter.record(ok, started, clock())
+        counter.record(reply, started, clock(), sent)
         i += 1
 
 
@@ -173,9 +232,9 @@ def _grpc_caller(spec: Spec) -> tuple[Call, Callable[[], Awaitable[None]]]:
     method: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(spec.grpc_method)
     requests = [bytes.fromhex(r) for r in spec.grpc_requests]
 
-    async def call(slot: int, i: int) -> bool:
+    async def call(slot: int, i: int) -> tuple[bool, bytes]:
         await method(requests[i % len(requests)], timeout=30)
-        return True
+        return True, b""
 
     return call, channel.close
 
@@ -183,31 +242,41 @@ def _grpc_caller(spec: Spec) -> tuple[Call, Callable[[], Awaitable[None]]]:
 async def _http_caller(spec: Spec) -> tuple[Call, Callable[[], Awaitable[None]]]:
     """Each in-flight slot gets its own keep-alive connection (HTTP/1.1 has no multiplexing),
     opened lazily; a request is one write, a response one header read and one body read."""
-    heads = [
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{spec.port}\r\n\r\n".encode()
-        for path in spec.http_paths
-    ]
     connections: dict[int, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+    # Requests without a body are the same every time round: build them once.
+    fixed = [http_request(spec, i) for i in range(len(spec.http_paths))]
 
-    async def call(slot: int, i: int) -> bool:
+    async def call(slot: int, i: int) -> tuple[bool, bytes]:
         if slot not in connections:
             connections[slot] = await asyncio.open_connection("127.0.0.1", spec.port)
         reader, writer = connections[slot]
-        writer.write(heads[i % len(heads)])
+        writer.write(http_request(spec, i) if spec.http_bodies else fixed[i % len(fixed)])
         try:
             head = await reader.readuntil(b"\r\n\r\n")
-            await reader.readexactly(_content_length(head))
+            body = await reader.readexactly(_content_length(head))
         except BaseException:
             del connections[slot]
             writer.close()
             raise
-        return head.startswith(b"HTTP/1.1 200 ")
+        return head.startswith(b"HTTP/1.1 200 "), body
 
     async def close() -> None:
         for _, writer in connections.values():
             writer.close()
 
     return call, close
+
+
+def http_request(spec: Spec, i: int) -> bytes:
+    """The i-th request: the paths and bodies in turn; a fresh UUID for each "{key}"."""
+    head = f"{spec.http_method} {spec.http_paths[i % len(spec.http_paths)]} HTTP/1.1\r\n"
+    head += f"Host: 127.0.0.1:{spec.port}\r\n" + "".join(f"{h}\r\n" for h in spec.http_headers)
+    if not spec.http_bodies:
+        return f"{head}\r\n".encode()
+    template = spec.http_bodies[i % len(spec.http_bodies)]
+    body = template.replace("{key}", str(uuid.uuid4())).encode()
+    head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
 
 
 def _content_length(head: bytes) -> int:

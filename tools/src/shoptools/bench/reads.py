@@ -55,6 +55,7 @@ SERVICE = pb.DESCRIPTOR.services_by_name["CatalogService"].full_name
 DEFAULT_BASE_PORT = 9080  # beside a developer's stack on 8080
 READY_TIMEOUT_S = 30.0
 UNLIMITED = 1_000_000_000  # tokens: Envoy takes up to 2^32 - 1
+RESULT_LINE_LIMIT = 256 * 1024 * 1024  # a worker's result is one JSON line: every latency
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,9 @@ class Run:
 
 
 # --- the command ----------------------------------------------------------------------------
-def add_parser(commands: Any) -> None:
-    """`shop bench reads ...` (commands: the `shop` parser's subparsers)."""
+def add_parser(commands: Any) -> Any:
+    """`shop bench reads ...` (commands: the `shop` parser's subparsers); the `shop bench`
+    subparsers, for the other benchmarks."""
     bench = commands.add_parser("bench", help="benchmarks of the running system")
     kinds = bench.add_subparsers(dest="bench", required=True)
     reads = kinds.add_parser(
@@ -132,6 +134,7 @@ def add_parser(commands: Any) -> None:
     reads.add_argument("--page-size", type=int, default=20, help="ListProducts page size")
     reads.add_argument("--json", type=Path, help="where to write the results (default: print)")
     reads.add_argument("--keep-stack", action="store_true", help="leave a stack it started running")
+    return kinds
 
 
 def main(args: argparse.Namespace) -> int:
@@ -152,23 +155,23 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def bench_reads(options: Options, out: TextIO) -> int:
-    topology, started = _stack(options, out)
+    topology, started = ensure_stack(options.state_dir, options.base_port, out)
     if topology is None:
         return 1
     floor: System | None = None
     try:
-        shop = _shop_system(topology)
-        products = _all_products(shop.app_port)
+        shop = shop_system(topology)
+        products = all_products(shop.app_port)
         if not products.products:
             print("The catalog is empty: nothing to read.", file=out)
             return 1
-        floor = _start_floor(topology, options, products, out)
+        floor = start_floor(topology, products, out)
         runs = await _run_all(options, topology, shop, floor, products, out)
     finally:
         if floor is not None:
-            _stop(floor)
+            stop_system(floor)
         if started and not options.keep_stack:
-            subprocess.run(_shop(options, "down"), capture_output=True, check=False)
+            stop_stack(options.state_dir)
             print(f"Stopped the benchmark's stack in {options.state_dir}.", file=out)
     report = _report(options, runs)
     print(report["text"], file=out)
@@ -180,37 +183,43 @@ async def bench_reads(options: Options, out: TextIO) -> int:
 
 
 # --- the systems under test -----------------------------------------------------------------
-def _stack(options: Options, out: TextIO) -> tuple[Topology | None, bool]:
-    """The running stack in state_dir, or a new one with the gateway's rate limits lifted
-    (started with `shop up`, as a person would); whether the benchmark started it."""
-    state = runfile.load(options.state_dir / "stack.json")
+def ensure_stack(state_dir: Path, base_port: int, out: TextIO) -> tuple[Topology | None, bool]:
+    """The running stack in state_dir, or a new one on base_port with the gateway's rate
+    limits lifted (started with `shop up`, as a person would); whether the benchmark
+    started it."""
+    state = runfile.load(state_dir / "stack.json")
     if state is None or not is_running(state.supervisor_pid, state.supervisor_created):
-        options.state_dir.mkdir(parents=True, exist_ok=True)
-        policy_file = bench_policy(find_root() / "mesh" / "policy.yaml", options.state_dir)
-        up = [*_shop(options, "up"), "--base-port", str(options.base_port)]
+        state_dir.mkdir(parents=True, exist_ok=True)
+        policy_file = bench_policy(find_root() / "mesh" / "policy.yaml", state_dir)
+        up = [*_shop(state_dir, "up"), "--base-port", str(base_port)]
         if subprocess.run([*up, "--policy", str(policy_file)], stdout=out, check=False).returncode:
             return None, False
         started = True
-        state = runfile.load(options.state_dir / "stack.json")
+        state = runfile.load(state_dir / "stack.json")
         assert state is not None
     else:
         started = False
         print(
-            f"Using the stack running in {options.state_dir} (its gateway's rate limits "
+            f"Using the stack running in {state_dir} (its gateway's rate limits "
             "apply: 429s show as errors).",
             file=out,
             flush=True,
         )
     topology = Topology(
-        state_dir=options.state_dir, base_port=state.base_port, services=dict(state.services)
+        state_dir=state_dir, base_port=state.base_port, services=dict(state.services)
     )
     return topology, started
 
 
-def _shop(options: Options, command: str) -> list[str]:
+def stop_stack(state_dir: Path) -> None:
+    """`shop down` for a stack the benchmark started."""
+    subprocess.run(_shop(state_dir, "down"), capture_output=True, check=False)
+
+
+def _shop(state_dir: Path, command: str) -> list[str]:
     """`shop COMMAND` for the benchmark's stack."""
     shop = Path(sys.executable).with_name("shop")
-    return [str(shop), command, "--state-dir", str(options.state_dir)]
+    return [str(shop), command, "--state-dir", str(state_dir)]
 
 
 def bench_policy(policy_file: Path, state_dir: Path) -> Path:
@@ -231,7 +240,7 @@ def bench_policy(policy_file: Path, state_dir: Path) -> Path:
     return path
 
 
-def _shop_system(topology: Topology) -> System:
+def shop_system(topology: Topology) -> System:
     state = runfile.load(topology.run_file)
     assert state is not None
     instance = topology.instances("catalog")[0]
@@ -254,7 +263,7 @@ def _shop_system(topology: Topology) -> System:
     )
 
 
-def _all_products(app_port: int) -> pb.ListProductsResponse:
+def all_products(app_port: int) -> pb.ListProductsResponse:
     everything = pb.ListProductsResponse()
     with grpc.insecure_channel(f"127.0.0.1:{app_port}") as channel:
         stub = pb_grpc.CatalogServiceStub(channel)
@@ -269,9 +278,7 @@ def _all_products(app_port: int) -> pb.ListProductsResponse:
                 return everything
 
 
-def _start_floor(
-    topology: Topology, options: Options, products: pb.ListProductsResponse, out: TextIO
-) -> System:
+def start_floor(topology: Topology, products: pb.ListProductsResponse, out: TextIO) -> System:
     """The bare servicer, a sidecar and a gateway of its own, on free ports; the same PKI
     and policy as the stack (the policy the benchmark would start a stack with)."""
     floor_topology = Topology(
@@ -337,7 +344,7 @@ def _start_floor(
                 raise RuntimeError(f"the floor did not come up; logs in {work / 'logs'}")
             time.sleep(0.1)
     except BaseException:
-        _stop(floor)
+        stop_system(floor)
         raise
     print(
         f"Floor: bare grpc.aio servicer on 127.0.0.1:{floor.app_port}, its sidecar and "
@@ -347,7 +354,7 @@ def _start_floor(
     return floor
 
 
-def _stop(system: System) -> None:
+def stop_system(system: System) -> None:
     for process in system.processes:
         process.terminate()
     for process in system.processes:
@@ -378,13 +385,13 @@ async def _run_all(  # noqa: PLR0913, PLR0917 - private, each one needed
     for method in options.methods:
         for path in options.paths:
             for system in (shop, floor):
-                specs = _specs(options, topology, system, path, method, products)
-                run = await _run(options, system, path, method, specs, out)
+                specs = call_specs(options, topology, system, path, method, products)
+                run = await run_load(options, system, path, method, specs, out)
                 runs.append(run)
     return runs
 
 
-def _specs(  # noqa: PLR0913, PLR0917 - private, each one needed
+def call_specs(  # noqa: PLR0913, PLR0917 - private, each one needed
     options: Options,
     topology: Topology,
     system: System,
@@ -422,7 +429,23 @@ def _specs(  # noqa: PLR0913, PLR0917 - private, each one needed
     return [Spec(connections=share, **common) for share in shares]
 
 
-class _Worker:
+async def start_worker(spec: Spec) -> Worker:
+    """A load generator process (shoptools.bench.load) calling as `spec` says."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "shoptools.bench.load",
+        spec.to_json(),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        limit=RESULT_LINE_LIMIT,
+    )
+    return Worker(process)
+
+
+class Worker:
+    """A load generator process, as its parent sees it: ready, calls done, its result."""
+
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.done = 0
@@ -446,25 +469,13 @@ class _Worker:
         self.process.stdin.write(f"{word}\n".encode())
 
 
-async def _run(  # noqa: PLR0913, PLR0917 - private, each one needed
+async def run_load(  # noqa: PLR0913, PLR0917 - each one needed
     options: Options, system: System, path: str, method: str, specs: list[Spec], out: TextIO
 ) -> Run:
     label = f"  {method:<13} {path:<8} {system.name:<6}"
-    workers = [
-        _Worker(
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "shoptools.bench.load",
-                spec.to_json(),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-            )
-        )
-        for spec in specs
-    ]
+    workers = [await start_worker(spec) for spec in specs]
     try:
-        await _until_ready(workers, label)
+        await until_ready(workers, label)
         await asyncio.sleep(options.warmup_s)
         meter = CpuMeter(
             {**system.pids, "load": [w.process.pid for w in workers]},
@@ -478,7 +489,7 @@ async def _run(  # noqa: PLR0913, PLR0917 - private, each one needed
         while (elapsed := time.monotonic() - began) < options.duration_s:
             await asyncio.sleep(min(0.25, options.duration_s - elapsed))
             rate = (sum(w.done for w in workers) - done_before) / max(elapsed, 1e-3)
-            _progress(out, f"{label} {elapsed:4.1f}/{options.duration_s:g} s {rate:8.0f} req/s")
+            progress(out, f"{label} {elapsed:4.1f}/{options.duration_s:g} s {rate:8.0f} req/s")
         for worker in workers:
             worker.send("stop")
         cpu = meter.stop()
@@ -490,11 +501,11 @@ async def _run(  # noqa: PLR0913, PLR0917 - private, each one needed
                 worker.process.kill()
                 await worker.process.wait()
     run = _summarize(system.name, path, method, workers, cpu)
-    _progress(out, f"{label} {run.requests_per_s:8.0f} req/s  p99 {run.p99_ms:6.2f} ms", end=True)
+    progress(out, f"{label} {run.requests_per_s:8.0f} req/s  p99 {run.p99_ms:6.2f} ms", end=True)
     return run
 
 
-async def _until_ready(workers: list[_Worker], label: str) -> None:
+async def until_ready(workers: list[Worker], label: str) -> None:
     """Until every worker made a first call, or one of them gave up."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while not all(w.ready.is_set() for w in workers):
@@ -504,7 +515,7 @@ async def _until_ready(workers: list[_Worker], label: str) -> None:
 
 
 def _summarize(
-    system: str, path: str, method: str, workers: list[_Worker], cpu: dict[str, float]
+    system: str, path: str, method: str, workers: list[Worker], cpu: dict[str, float]
 ) -> Run:
     results = [w.result for w in workers if w.result is not None]
     latencies = sorted(us for r in results for us in r["latencies_us"])
@@ -527,7 +538,7 @@ def _summarize(
     )
 
 
-def _progress(out: TextIO, text: str, *, end: bool = False) -> None:
+def progress(out: TextIO, text: str, *, end: bool = False) -> None:
     """A line that updates in place on a terminal; elsewhere only the final one."""
     if out.isatty():
         out.write(f"\r\033[K{text}" + ("\n" if end else ""))

@@ -1,6 +1,7 @@
 """`shop`: run the local stack. `shop up`, `shop status`, `shop logs`, `shop token`,
 `shop drain`/`shop undrain`, `shop dlq list`/`shop dlq redrive`, `shop mail`,
-`shop bench reads`, `shop down`."""
+`shop order ID`, `shop bench reads`/`shop bench orders`, `shop can-i-deploy SERVICE`,
+`shop down`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from shoptools import pact
+from shoptools.bench import orders as bench_orders
 from shoptools.bench import reads
 from shoptools.contracts.layout import find_root
 from shoptools.contracts.model import load_contracts
@@ -19,7 +22,7 @@ from shoptools.mesh.jwt import mint_token
 from shoptools.mesh.policy import load_policy
 from shoptools.mesh.render import write_configs
 from shoptools.services import deployable_services
-from shoptools.shop import chaos
+from shoptools.shop import chaos, order
 from shoptools.shop.ready import print_ready, shop_command
 from shoptools.stack import audit as audit_log
 from shoptools.stack import deadletters, logs, rotation, runfile, smtp_sink, stack, status
@@ -38,7 +41,9 @@ BASE_PORT_VARIABLE = "SHOP_BASE_PORT"
 def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - a return per command
     args = _parser().parse_args(argv)
     if args.command == "bench":
-        return reads.main(args)
+        return reads.main(args) if args.bench == "reads" else bench_orders.main(args)
+    if args.command == "can-i-deploy":
+        return pact.main(args)
     state_dir = (args.state_dir or _default_state_dir()).resolve()
     if args.command in ("up", "supervise"):
         return _start(args, state_dir)
@@ -59,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - a return per 
         return _mail(topology, to=args.to, last=args.lines)
     if args.command == "audit":
         return audit_log.main(topology, args, sys.stdout)
+    if args.command == "order":
+        return order.main(topology, args, sys.stdout)
     if args.command in ("drain", "undrain"):
         serving = args.command == "undrain"
         return rotation.set_in_rotation(topology, args.instance, serving=serving, out=sys.stdout)
@@ -228,7 +235,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="shop", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    reads.add_parser(commands)
+    bench_orders.add_parser(reads.add_parser(commands))
+    pact.add_parser(commands)
     up = commands.add_parser(
         "up",
         parents=[starting],
@@ -276,6 +284,7 @@ def _parser() -> argparse.ArgumentParser:
         "-n", "--lines", type=int, default=10, metavar="N", help="the last N messages (0: all)"
     )
     audit_log.add_parser(commands, common)
+    order.add_parser(commands, common)
     token = commands.add_parser("token", parents=[common], help="print a JWT for the gateway")
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--customer", metavar="ID", help="a customer token for customer ID")

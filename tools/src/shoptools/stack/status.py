@@ -1,5 +1,6 @@
-"""`shop status`: each component's health (probed now), address, pid and restarts, and the
-golden signals of each service instance from its Prometheus metrics."""
+"""`shop status`: each component's health (probed now), address, pid and restarts, the
+golden signals of each service instance from its Prometheus metrics, the order sagas (from
+the orders instances' metrics) and each durable consumer's lag (from JetStream)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
+from nats.errors import Error as NatsError
 from prometheus_client.parser import text_string_to_metric_families
 
 from shoptools.stack import nats, runfile, smtp_sink
@@ -26,6 +28,18 @@ INFRASTRUCTURE_SERVICES = {"grpc.health.v1.Health", "grpc.reflection.v1alpha.Ser
 # The stack keeps that: a drain moves traffic to the other instances, it never turns a
 # service off (`shop down`, or scaling, does).
 STILL_ROUTED = "still gets calls: no other {service} instance is in rotation"
+# The saga counters of orders (orders.metrics), by what `shop status` calls them; the
+# compensated and failed ones are labelled by step and summed here.
+SAGA_COUNTERS = {
+    "order_sagas_started_total": "started",
+    "order_sagas_completed_total": "completed",
+    "order_sagas_compensated_total": "compensated",
+    "order_sagas_failed_total": "failed",
+}
+# A gauge of the sagas in each phase, read from the orders database: every instance
+# reports the same figures, so they are not added up. Shown only when orders exports it.
+SAGA_PHASE_GAUGES = frozenset({"orders_sagas", "order_sagas"})
+NATS_TIMEOUT_S = 3.0
 
 
 @dataclass
@@ -43,6 +57,8 @@ class Signals:
     outbox_pending: int  # committed events the relay has not published yet
     outbox_oldest_s: float  # how long the oldest of them has waited
     not_serving_because: list[str]  # what holds it out of rotation, when it is
+    saga_totals: dict[str, int]  # orders only: started, completed, compensated, failed
+    saga_phases: dict[str, int]  # orders only, if exported: sagas in each phase now
 
 
 def show(topology: Topology, *, as_json: bool, out: TextIO) -> int:
@@ -83,6 +99,8 @@ def collect(topology: Topology) -> dict[str, Any]:
         components.append(entry)
     _mark_drained_but_routed(components)
     return {
+        "sagas": sagas([c["signals"] for c in components if c.get("signals")]),
+        "consumers": consumer_lag(topology),
         "state": state.state,
         "healthy": state.state == runfile.STACK_READY and all(c["healthy"] for c in components),
         "supervisor_pid": state.supervisor_pid,
@@ -131,11 +149,18 @@ def signals(component: Component) -> Signals | None:
     blockers: list[str] = []
     buckets: dict[float, float] = {}
     single: dict[str, float] = {}  # one sample per instance: pool and outbox
+    saga_totals: dict[str, int] = {}
+    saga_phases: dict[str, int] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.labels.get("grpc_service") in INFRASTRUCTURE_SERVICES:
                 continue
-            if sample.name in SINGLE_VALUED:
+            if sample.name in SAGA_COUNTERS:
+                name = SAGA_COUNTERS[sample.name]
+                saga_totals[name] = saga_totals.get(name, 0) + int(sample.value)
+            elif sample.name in SAGA_PHASE_GAUGES and "phase" in sample.labels:
+                saga_phases[sample.labels["phase"]] = int(sample.value)
+            elif sample.name in SINGLE_VALUED:
                 single[sample.name] = sample.value
             elif sample.name == "instance_not_serving" and sample.value:
                 blockers.append(sample.labels["blocker"])
@@ -164,7 +189,59 @@ def signals(component: Component) -> Signals | None:
         outbox_pending=int(single.get("outbox_pending_events", 0)),
         outbox_oldest_s=round(single.get("outbox_oldest_pending_age_seconds", 0.0), 1),
         not_serving_because=sorted(blockers),
+        saga_totals=saga_totals,
+        saga_phases=saga_phases,
     )
+
+
+def sagas(instances: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The instances' saga counters added up, and the phase gauge (database-wide: the
+    first instance's); None when no instance runs sagas."""
+    totals: dict[str, int] = {}
+    phases: dict[str, int] = {}
+    for signals_ in instances:
+        for name, value in signals_.get("saga_totals", {}).items():
+            totals[name] = totals.get(name, 0) + value
+        phases = phases or dict(signals_.get("saga_phases", {}))
+    if not totals and not phases:
+        return None
+    return {"totals": totals, "phases": phases}
+
+
+def consumer_lag(topology: Topology) -> list[dict[str, Any]] | str:
+    """Each durable consumer's backlog: messages it has not been delivered yet (pending)
+    and delivered but not acknowledged (ack pending); why not, as a string, when NATS
+    does not answer."""
+    try:
+        return asyncio.run(asyncio.wait_for(read_consumer_lag(topology), NATS_TIMEOUT_S * 2))
+    except (OSError, TimeoutError, NatsError) as error:
+        return f"NATS does not answer: {error or type(error).__name__}"
+
+
+async def read_consumer_lag(topology: Topology) -> list[dict[str, Any]]:
+    """consumer_lag, inside a running event loop."""
+    client = await nats.connect(
+        topology, connect_timeout=NATS_TIMEOUT_S, max_reconnect_attempts=0, allow_reconnect=False
+    )
+    try:
+        js = client.jetstream(timeout=NATS_TIMEOUT_S)
+        lag = []
+        for stream in nats.STREAMS:
+            if stream == nats.DEAD_LETTER_STREAM:
+                continue  # read by `shop dlq`, not consumed
+            for info in await js.consumers_info(stream):
+                lag.append(
+                    {
+                        "stream": stream,
+                        "consumer": info.name,
+                        "pending": info.num_pending or 0,
+                        "ack_pending": info.num_ack_pending or 0,
+                        "redelivered": info.num_redelivered or 0,
+                    }
+                )
+        return lag
+    finally:
+        await client.close()
 
 
 def quantile_ms(q: float, buckets: dict[float, float]) -> float | None:
@@ -223,7 +300,46 @@ def render(report: dict[str, Any]) -> str:
                 f"{_ms(s['p50_ms']):>9}{_ms(s['p99_ms']):>9}{s['in_flight']:>11}"
                 f"{s['db_connections']:>9}{s['shed']:>6}{_outbox(s):>8}"
             )
+    lines += _render_sagas(report.get("sagas"))
+    lines += _render_consumers(report.get("consumers"))
     return "\n".join(lines)
+
+
+def _render_sagas(sagas_: dict[str, Any] | None) -> list[str]:
+    if not sagas_:
+        return []
+    totals = sagas_["totals"]
+    lines = [
+        "",
+        f"Order sagas since the orders instances started: {totals.get('started', 0)} started, "
+        f"{totals.get('completed', 0)} completed (CONFIRMED), "
+        f"{totals.get('compensated', 0)} compensated (REJECTED), "
+        f"{totals.get('failed', 0)} failed (STUCK).",
+    ]
+    if sagas_["phases"]:
+        now = ", ".join(f"{phase} {count}" for phase, count in sorted(sagas_["phases"].items()))
+        lines.append(f"Sagas by phase now: {now}.")
+    return lines
+
+
+def _render_consumers(consumers: list[dict[str, Any]] | str | None) -> list[str]:
+    if consumers is None:
+        return []
+    if isinstance(consumers, str):
+        return ["", f"Event consumers: {consumers}"]
+    lines = [
+        "",
+        "Event consumers (JetStream durable consumers; lag: not delivered yet + not acked):",
+        f"{'STREAM':<16}{'CONSUMER':<30}{'LAG':>7}{'PENDING':>9}{'ACK PENDING':>13}"
+        f"{'REDELIVERED':>13}",
+    ]
+    for c in consumers:
+        lines.append(
+            f"{c['stream']:<16}{c['consumer']:<30}{c['pending'] + c['ack_pending']:>7}"
+            f"{c['pending']:>9}{c['ack_pending']:>13}"
+            f"{c['redelivered']:>13}"
+        )
+    return lines
 
 
 def _health(component: dict[str, Any]) -> str:
