@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -168,3 +171,24 @@ def test_shop_audit_is_a_command_of_shop(stack: Stack, monkeypatch: pytest.Monke
     stack.audit.verification = pb.VerifyChainResponse(intact=True, head_hash=HEAD)
 
     assert main(["audit", "verify", "--state-dir", str(stack.topology.state_dir)]) == 0
+
+
+def test_json_shows_an_events_data_even_when_nothing_imported_its_type() -> None:
+    """The records' events are Anys: MessageToDict needs each event's module imported, which
+    a fresh `shop` process has not done (it failed with "Can not find message descriptor")."""
+    script = """
+import json
+from google.protobuf import any_pb2
+from shop.audit.v1 import audit_record_pb2
+from shop.common.v1.event_pb2 import EventEnvelope
+from shoptools.stack import audit
+
+data = any_pb2.Any(type_url="type.googleapis.com/shop.orders.v1.OrderPlaced", value=b"")
+record = audit_record_pb2.AuditRecord(event=EventEnvelope(data=data))
+print(json.dumps(audit._plain(record)))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["event"]["data"]["@type"].endswith("OrderPlaced")

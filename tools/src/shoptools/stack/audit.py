@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
+import importlib
 import json
+import pkgutil
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import grpc
 from google.protobuf.json_format import MessageToDict
 
+import shop
 from shop.audit.v1 import audit_service_pb2 as pb
 from shop.audit.v1.audit_service_pb2_grpc import AuditServiceStub
 from shoptools.topology import Topology
@@ -174,4 +179,14 @@ def _call(
 
 
 def _plain(message: Any) -> dict[str, Any]:
+    _import_event_types()
     return MessageToDict(message, preserving_proto_field_name=True)
+
+
+@functools.cache
+def _import_event_types() -> None:
+    """MessageToDict unpacks a record's event (an Any) only when the event's module is
+    imported: import every context's events."""
+    for context in pkgutil.iter_modules(shop.__path__):
+        with contextlib.suppress(ModuleNotFoundError):
+            importlib.import_module(f"shop.{context.name}.v1.events_pb2")
