@@ -5,6 +5,8 @@ but orders, and a client sidecar that calls the mesh as orders.
 `chaos_stack`: a policy made to fail fast (a tiny gateway rate limit, a short
 SearchProducts timeout, a small circuit breaker) and injected faults: catalog-2 answers
 every call UNAVAILABLE, catalog-1 holds each SearchProducts far beyond its timeout.
+`full_stack`: every service once, orders included, for the order tests (test_orders_*),
+with the gateway's rate limits lifted: they poll orders through it.
 """
 
 from __future__ import annotations
@@ -62,4 +64,16 @@ def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(
         services={"catalog": 2, "orders": 0}, clients=("orders",), faults=faults, policy=policy
     ) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    policy = yaml.safe_load((ROOT / "mesh" / "policy.yaml").read_text())
+    unlimited = {"max_tokens": 1_000_000, "tokens_per_fill": 1_000_000, "fill_interval": "1s"}
+    for bucket in ("per_customer", "per_address", "overall"):
+        policy["gateway"]["rate_limit"][bucket] = unlimited
+    path = tmp_path_factory.mktemp("orders") / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    with running_stack(services={}, policy=path) as started:
         yield started
