@@ -5,7 +5,7 @@ them but loses none; a relay that died before marking its work publishes no dupl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -17,7 +17,7 @@ from chassis import context
 from chassis.db import Database
 from chassis.relay import OutboxRelay, RelaySettings
 from chassis.testing import outbox_events
-from chassis.testing.plugin import NatsServer, private_nats
+from chassis.testing.plugin import NatsServer
 from chassis.uow import SqlUnitOfWork
 from shop.catalog.v1 import events_pb2, product_pb2
 from shop.common.v1.event_pb2 import EventEnvelope
@@ -32,12 +32,6 @@ WAIT_S = 30.0
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    with private_nats() as server:
-        yield server
 
 
 @pytest.fixture

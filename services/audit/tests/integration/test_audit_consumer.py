@@ -5,23 +5,20 @@ workers, and what it recorded read back over its API."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import nats
 import pytest
 from audit_examples import price_changed, stock_low
 from google.protobuf.message import Message
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
 
 from audit.events import audited_events
 from chassis.app import Runtime, ServiceApp
-from chassis.consumer import DEAD_LETTER_STREAM
 from chassis.db import Database
 from chassis.outbox import envelop, event_route
 from chassis.testing import serving
-from chassis.testing.plugin import NatsServer, instance_settings, private_nats
+from chassis.testing.plugin import NatsServer, instance_settings, jetstream
 from shop.audit.v1 import audit_service_pb2 as pb
 from shop.audit.v1.audit_service_pb2_grpc import AuditServiceStub
 from shop.common.v1.event_pb2 import EventEnvelope
@@ -35,23 +32,10 @@ WAIT_S = 30.0
 
 
 @pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    with private_nats() as server:
-        yield server
-
-
-@pytest.fixture
 async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
     """Every context's stream, as the stack creates them, and the dead-letter stream."""
-    client = await nats.connect(nats_server.url)
-    stream = client.jetstream()
-    for context in audited_events():
-        await stream.add_stream(StreamConfig(name=context.upper(), subjects=[f"{context}.>"]))
-    await stream.add_stream(StreamConfig(name=DEAD_LETTER_STREAM, subjects=["deadletter.>"]))
-    try:
+    async with jetstream(nats_server, *audited_events()) as stream:
         yield stream
-    finally:
-        await client.close()
 
 
 @pytest.fixture

@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import nats
 import nats.js.errors
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
 
 from chassis.app import Runtime, ServiceApp
 from chassis.consumer import DEAD_LETTER_STREAM
 from chassis.db import Database
 from chassis.outbox import envelop, event_route
 from chassis.testing import outbox_events, serving
-from chassis.testing.plugin import NatsServer, instance_settings, private_nats
+from chassis.testing.plugin import NatsServer, instance_settings, jetstream
 from shop.common.v1 import money_pb2
 from shop.common.v1.event_pb2 import EventEnvelope
 from shop.inventory.v1 import events_pb2, reservation_pb2
@@ -41,23 +40,10 @@ SKU = "KIT-CHEF-KNIFE-20"  # seeded with 47 on hand (seed_stock.json)
 
 
 @pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    with private_nats() as server:
-        yield server
-
-
-@pytest.fixture
 async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
     """The streams the instance reads and writes, as the stack creates them."""
-    client = await nats.connect(nats_server.url)
-    stream = client.jetstream()
-    await stream.add_stream(StreamConfig(name="ORDERS", subjects=["orders.>"]))
-    await stream.add_stream(StreamConfig(name="INVENTORY", subjects=["inventory.>"]))
-    await stream.add_stream(StreamConfig(name=DEAD_LETTER_STREAM, subjects=["deadletter.>"]))
-    try:
+    async with jetstream(nats_server, "orders", "inventory") as stream:
         yield stream
-    finally:
-        await client.close()
 
 
 @pytest.fixture

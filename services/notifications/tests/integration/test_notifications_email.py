@@ -15,11 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-import nats
 import pytest
 from google.protobuf.message import Message
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
 from notifications_examples import ADA, ADA_EMAIL, order_placed, shipment_dispatched, stock_low
 from notifications_smtp import SmtpServer
 
@@ -29,7 +27,7 @@ from chassis.consumer import DEAD_LETTER_STREAM
 from chassis.db import Database
 from chassis.outbox import envelop, event_route
 from chassis.testing import outbox_events, serving
-from chassis.testing.plugin import NatsServer, instance_settings, private_nats
+from chassis.testing.plugin import NatsServer, instance_settings, jetstream
 from notifications.mailer import Mailer, MailerUnavailable, SmtpMailer
 from notifications.mailer import SmtpServer as SmtpAddress
 from notifications.main import wire
@@ -48,7 +46,7 @@ if TYPE_CHECKING:  # the async stub type exists only in the type stubs
 pytestmark = pytest.mark.anyio
 
 WAIT_S = 30.0
-STREAMS = ["ORDERS", "PAYMENTS", "SHIPPING", "INVENTORY", "NOTIFICATIONS"]
+CONTEXTS = ("orders", "payments", "shipping", "inventory", "notifications")
 BOB = "bob"
 
 
@@ -59,22 +57,9 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    with private_nats() as server:
-        yield server
-
-
-@pytest.fixture
 async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
-    client = await nats.connect(nats_server.url)
-    stream = client.jetstream()
-    for name in STREAMS:
-        await stream.add_stream(StreamConfig(name=name, subjects=[f"{name.lower()}.>"]))
-    await stream.add_stream(StreamConfig(name=DEAD_LETTER_STREAM, subjects=["deadletter.>"]))
-    try:
+    async with jetstream(nats_server, *CONTEXTS) as stream:
         yield stream
-    finally:
-        await client.close()
 
 
 @pytest.fixture

@@ -14,24 +14,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import nats
 import pytest
 from google.protobuf.message import Message
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
 from orders_peer_servers import PeerServers, peer_server
 
 from chassis.app import Runtime, ServiceApp
-from chassis.consumer import DEAD_LETTER_STREAM
 from chassis.db import Database
 from chassis.outbox import envelop, event_route
 from chassis.testing import outbox_events, serving
-from chassis.testing.plugin import NatsServer, instance_settings, private_nats
+from chassis.testing.plugin import NatsServer, instance_settings, jetstream
 from orders import main, service
 from orders.domain import CatalogPrice, Money, Order, OrderStatus
 from orders.grpc_api import ERRORS
@@ -56,7 +53,7 @@ APP = ServiceApp(
     errors=ERRORS,
     migrations=main.MIGRATIONS_DIR,
 )
-STREAMS = ("ORDERS", "PAYMENTS", "SHIPPING", "INVENTORY", "CATALOG")
+CONTEXTS = ("orders", "payments", "shipping", "inventory", "catalog")
 
 
 def request() -> pb.PlaceOrderRequest:
@@ -134,22 +131,9 @@ async def _seed(runtime: Runtime) -> None:
 
 
 @pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    with private_nats() as server:
-        yield server
-
-
-@pytest.fixture
 async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
-    client = await nats.connect(nats_server.url)
-    stream = client.jetstream()
-    for name in STREAMS:
-        await stream.add_stream(StreamConfig(name=name, subjects=[f"{name.lower()}.>"]))
-    await stream.add_stream(StreamConfig(name=DEAD_LETTER_STREAM, subjects=["deadletter.>"]))
-    try:
+    async with jetstream(nats_server, *CONTEXTS) as stream:
         yield stream
-    finally:
-        await client.close()
 
 
 @asynccontextmanager

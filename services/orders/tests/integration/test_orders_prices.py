@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
-import nats
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
 
 from chassis.app import Runtime, ServiceApp
-from chassis.consumer import DEAD_LETTER_STREAM
 from chassis.db import Database
 from chassis.outbox import envelop, event_route
 from chassis.testing import serving
-from chassis.testing.plugin import NatsServer, instance_settings, private_nats
+from chassis.testing.plugin import NatsServer, instance_settings, jetstream
 from orders import main
 from orders.domain import CatalogPrice, Money
 from orders.grpc_api import ERRORS
@@ -37,22 +34,9 @@ APP = ServiceApp(
 
 
 @pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    with private_nats() as server:
-        yield server
-
-
-@pytest.fixture
 async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
-    client = await nats.connect(nats_server.url)
-    stream = client.jetstream()
-    await stream.add_stream(StreamConfig(name="CATALOG", subjects=["catalog.>"]))
-    await stream.add_stream(StreamConfig(name="ORDERS", subjects=["orders.>"]))
-    await stream.add_stream(StreamConfig(name=DEAD_LETTER_STREAM, subjects=["deadletter.>"]))
-    try:
+    async with jetstream(nats_server, "catalog", "orders") as stream:
         yield stream
-    finally:
-        await client.close()
 
 
 def eur(minor: int) -> money_pb2.Money:

@@ -30,6 +30,7 @@ import pytest
 
 if TYPE_CHECKING:
     import grpc.aio
+    from nats.js import JetStreamContext
 
     from chassis.app import Runtime, ServiceApp
     from chassis.config import ServiceSettings
@@ -169,6 +170,33 @@ def private_nats() -> Iterator[NatsServer]:
     finally:
         server.stop()
         shutil.rmtree(server.store, ignore_errors=True)
+
+
+@pytest.fixture
+def nats_server() -> Iterator[NatsServer]:
+    """A private NATS server (JetStream on) for one test."""
+    with private_nats() as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def jetstream(server: NatsServer, *contexts: str) -> AsyncIterator[JetStreamContext]:
+    """A JetStream client of `server` with each context's stream (`ORDERS` for
+    `orders.>`) and the dead-letter stream, as the stack creates them."""
+    import nats  # noqa: PLC0415 - only tests with a broker need it
+    from nats.js.api import StreamConfig  # noqa: PLC0415
+
+    from chassis.consumer import DEAD_LETTER_STREAM  # noqa: PLC0415
+
+    client = await nats.connect(server.url)
+    try:
+        stream = client.jetstream()
+        for name in contexts:
+            await stream.add_stream(StreamConfig(name=name.upper(), subjects=[f"{name}.>"]))
+        await stream.add_stream(StreamConfig(name=DEAD_LETTER_STREAM, subjects=["deadletter.>"]))
+        yield stream
+    finally:
+        await client.close()
 
 
 @pytest.fixture(scope="session")
