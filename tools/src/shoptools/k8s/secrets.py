@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from shoptools.k8s.workloads import JWT_SECRET, NATS_SECRET, POSTGRES_SECRET
 from shoptools.mesh.jwt import jwks
-from shoptools.mesh.pki import write_private_file
+from shoptools.mesh.pki import ca_certificate, write_private_file
 from shoptools.stack import nats_auth
 
 TRUST_ANCHOR_VALIDITY = datetime.timedelta(days=3650)
@@ -79,10 +79,14 @@ def ensure_trust_anchor(directory: Path) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     root_key = ec.generate_private_key(ec.SECP256R1())
     root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "root.linkerd.cluster.local")])
-    root = _ca(root_name, root_key.public_key(), (root_name, root_key), 1, TRUST_ANCHOR_VALIDITY)
+    root = ca_certificate(
+        root_name, root_key.public_key(), (root_name, root_key), 1, TRUST_ANCHOR_VALIDITY
+    )
     issuer_key = ec.generate_private_key(ec.SECP256R1())
     issuer_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ISSUER_NAME)])
-    issuer = _ca(issuer_name, issuer_key.public_key(), (root_name, root_key), 0, ISSUER_VALIDITY)
+    issuer = ca_certificate(
+        issuer_name, issuer_key.public_key(), (root_name, root_key), 0, ISSUER_VALIDITY
+    )
     pem = serialization.Encoding.PEM
     paths["trust-anchor"].write_bytes(root.public_bytes(pem))
     paths["issuer-certificate"].write_bytes(issuer.public_bytes(pem))
@@ -94,40 +98,3 @@ def ensure_trust_anchor(directory: Path) -> dict[str, Path]:
     )
     # The root's key signs nothing more: a new issuer means a new trust anchor here.
     return paths
-
-
-def _ca(
-    subject: x509.Name,
-    public_key: ec.EllipticCurvePublicKey,
-    signer: tuple[x509.Name, ec.EllipticCurvePrivateKey],
-    path_length: int,
-    validity: datetime.timedelta,
-) -> x509.Certificate:
-    issuer, signing_key = signer
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + validity)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .sign(signing_key, hashes.SHA256())
-    )
