@@ -6,6 +6,7 @@ the handler needs is retried without dead-lettering anything."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import nats
@@ -236,3 +237,33 @@ async def test_an_outage_of_what_the_handler_needs_is_retried_and_never_dead_let
     assert await recorded(db) == [("SKU-1", 500)]
     assert await dead_letters(js) == []
     assert projection.calls == consumer.MAX_ATTEMPTS + 3
+
+
+async def test_empty_fetches_keep_the_connection(
+    projection: PriceProjection,
+    js: JetStreamContext,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """nats-py reports an empty fetch with nats.errors.TimeoutError, or, when its wait ran
+    out between the no-wait probe and the long poll, with a bare asyncio.TimeoutError: a
+    consumer that took the second for a failure reconnected (and re-created its consumer)
+    every few fetches, and events waited meanwhile. Waits of a few milliseconds make that
+    race frequent."""
+    monkeypatch.setattr(consumer, "FETCH_WAIT_S", 0.002)
+    caplog.set_level(logging.INFO, "chassis.consumer")
+    await until(lambda: _consuming(caplog), "the consumer is consuming")
+    await asyncio.sleep(2.0)  # hundreds of empty fetches
+    await publish(js, price_changed("BK-1", 700))
+    await until(lambda: _recorded_one(db), "the event is handled")
+    assert [r.message for r in caplog.records if "NATS failed" in r.message] == []
+    assert sum("consuming" in r.message for r in caplog.records) == 1
+
+
+async def _consuming(caplog: pytest.LogCaptureFixture) -> bool:
+    return any("consuming" in r.message for r in caplog.records)
+
+
+async def _recorded_one(db: Database) -> bool:
+    return await recorded(db) == [("BK-1", 700)]

@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import nats.errors
 import protovalidate
 from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
@@ -50,6 +49,7 @@ RETRY_BASE_S = 0.2  # a failing handler's event comes back after this, doubling
 OUTAGE_RETRY_S = (0.5, 30.0)  # during an outage: first delay, cap (doubling)
 ACK_WAIT_S = 30.0  # a handler slower than this gets its event again (the inbox makes it harmless)
 FETCH_BATCH = 16
+FETCH_WAIT_S = 1.0  # a fetch's long poll: how long an empty fetch waits for a message
 # Deliveries keyed per subscription and event: one event, one effect per consumer.
 INBOX_NAMESPACE = uuid.UUID("1f4c2b7e-6a0d-4d8e-9c3a-5e2f7b9d0a14")
 
@@ -107,6 +107,30 @@ class DeadLetter(Exception):
     """The event cannot be handled, however often it is tried."""
 
 
+def decode(subscription: Subscription[E], data: bytes) -> tuple[E, EventEnvelope]:
+    """A message's event and envelope as `subscription` receives them: a valid envelope, one
+    of its event types, valid data; DeadLetter otherwise. (Contract tests feed the pacts'
+    messages through it, so a consumer's pact is checked by the decoder its consumer runs.)"""
+    types = {e.DESCRIPTOR.full_name: e for e in subscription.events}
+    try:
+        envelope = EventEnvelope.FromString(data)
+    except DecodeError as error:
+        raise DeadLetter(f"not an EventEnvelope: {error}") from error
+    violations = protovalidate.collect_violations(envelope)
+    if violations:
+        raise DeadLetter(f"invalid envelope: {violations[0].proto.message}")
+    kind = types.get(envelope.type)
+    if kind is None:
+        raise DeadLetter(f"{envelope.type} is not an event {subscription.name} handles")
+    event = kind()
+    if not envelope.data.Unpack(event):
+        raise DeadLetter(f"data is not a {envelope.type}")
+    violations = protovalidate.collect_violations(event)
+    if violations:
+        raise DeadLetter(f"invalid {envelope.type}: {violations[0].proto.message}")
+    return event, envelope
+
+
 class EventConsumer:
     """Runs one subscription until cancelled (a chassis worker)."""
 
@@ -120,7 +144,6 @@ class EventConsumer:
             outcome: HANDLED.labels(*labels, subscription.name, outcome)
             for outcome in ("handled", "retried", "dead_lettered")
         }
-        self._types = {e.DESCRIPTOR.full_name: e for e in subscription.events}
 
     async def run(self) -> None:
         """Consumes until cancelled; a NATS outage is waited out, a bug ends it (and the
@@ -157,8 +180,12 @@ class EventConsumer:
         log.info("consuming %s as %s", ", ".join(subscription.subjects), subscription.name)
         while True:
             try:
-                messages = await pull.fetch(FETCH_BATCH, timeout=1.0)
-            except nats.errors.TimeoutError:
+                messages = await pull.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
+            except TimeoutError:
+                # Nothing to fetch. nats-py says so with nats.errors.TimeoutError, or with
+                # a bare asyncio.TimeoutError when the wait ran out between its no-wait
+                # probe and the long poll: both are the builtin TimeoutError, and neither
+                # is a failure of the connection (reconnecting would lose the long poll).
                 continue
             for message in messages:
                 await self._deliver(js, message)
@@ -202,23 +229,7 @@ class EventConsumer:
         self._outcomes["handled"].inc()
 
     def _decode(self, message: Msg) -> tuple[Message, EventEnvelope]:
-        try:
-            envelope = EventEnvelope.FromString(message.data)
-        except DecodeError as error:
-            raise DeadLetter(f"not an EventEnvelope: {error}") from error
-        violations = protovalidate.collect_violations(envelope)
-        if violations:
-            raise DeadLetter(f"invalid envelope: {violations[0].proto.message}")
-        kind = self._types.get(envelope.type)
-        if kind is None:
-            raise DeadLetter(f"{envelope.type} is not an event {self._subscription.name} handles")
-        event = kind()
-        if not envelope.data.Unpack(event):
-            raise DeadLetter(f"data is not a {envelope.type}")
-        violations = protovalidate.collect_violations(event)
-        if violations:
-            raise DeadLetter(f"invalid {envelope.type}: {violations[0].proto.message}")
-        return event, envelope
+        return decode(self._subscription, message.data)
 
     async def _handle(self, event: Message, delivery: Delivery, message: Msg) -> None:
         """The handler, in the event's operation: its correlation id and trace."""
