@@ -69,6 +69,12 @@ def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
             pytest("tools/tests", posargs, *PROCESS_TESTS_OF_TOOLS),
             *(pytest(f"services/{s}/tests/unit", posargs) for s in with_unit_tests()),
         ]
+    elif name == "pact":
+        settings["commands"] = [
+            *(pytest(f"services/{s}/tests/contract", posargs) for s in with_contract_tests()),
+            pytest("tools/tests/rest_pacts", posargs),
+            pytest("tests/pact", posargs),
+        ]
     elif name == "lint":
         settings["commands"] = [*LINT_EVERYTHING, *(mypy_package(p) for p in checked_packages())]
     env_conf.loaders.insert(0, MemoryLoader(**settings))
@@ -81,6 +87,7 @@ PROCESS_TESTS_OF_TOOLS = (
     "--ignore=tools/tests/mesh/test_sidecar_traffic.py",
     "--ignore=tools/tests/mesh/test_gateway_traffic.py",
     "--ignore=tools/tests/test_web.py",  # npm; the contracts environment runs it
+    "--ignore=tools/tests/rest_pacts",  # the pact environment runs them
 )
 LINT_EVERYTHING = [
     Command(["ruff", "check", "."]),
@@ -91,6 +98,10 @@ LINT_EVERYTHING = [
 
 def with_unit_tests() -> list[str]:
     return [s for s in services() if (ROOT / "services" / s / "tests" / "unit").is_dir()]
+
+
+def with_contract_tests() -> list[str]:
+    return [s for s in services() if (ROOT / "services" / s / "tests" / "contract").is_dir()]
 
 
 def checked_packages() -> list[str]:

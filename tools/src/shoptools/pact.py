@@ -3,7 +3,9 @@ service it talks to? Answered from the pacts in pacts/ (`<consumer>-<provider>.j
 running the contract tests that exist for them (services/<name>/tests/contract/):
 
 - as a provider: its verification of every consumer's pact on it
-  (`test_<name>_keeps_its_consumers_pacts`, its real code in the states they name);
+  (`test_<name>_keeps_its_consumers_pacts`, its real code in the states they name), and of
+  its REST clients' HTTP pacts through the gateway of a whole stack
+  (tests/system/test_pact_rest.py, `test_<name>_keeps_its_rest_consumers_pacts`);
 - as a consumer: its own contract tests (its code still does what its pacts say, and the
   committed pacts are the ones they write), then each provider's verification of its pacts
   alone (SHOP_PACT_CONSUMER), so the providers as they are now give it what it asks.
@@ -14,6 +16,7 @@ Each check is a pytest run of its own (every service's tests need their own fixt
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +29,7 @@ from shoptools.services import checkout_root, deployable_services
 CONSUMER_ENV = "SHOP_PACT_CONSUMER"  # chassis.testing.pact verifies only this consumer's pacts
 PACTS_ENV = "SHOP_PACTS_DIR"  # where the pacts are, when not in the checkout's pacts/
 VERIFICATION = "keeps_its_consumers_pacts"  # the provider verification test's name ends so
+REST_VERIFICATION = "keeps_its_rest_consumers_pacts"  # ... and that of its HTTP pacts
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Pact:
     consumer: str
     provider: str
     path: Path
+    http: bool  # of the provider's HTTP API (a REST client's), verified on a stack
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,13 @@ def pacts(root: Path) -> list[Pact]:
     for path in sorted(pacts_dir(root).glob("*.json")):
         consumer, _, provider = path.stem.rpartition("-")
         if provider in services:
-            found.append(Pact(consumer, provider, path))
+            found.append(Pact(consumer, provider, path, is_http(path)))
     return found
+
+
+def is_http(path: Path) -> bool:
+    interactions = json.loads(path.read_text()).get("interactions", [])
+    return any(i.get("type") == "Synchronous/HTTP" for i in interactions)
 
 
 def pacts_dir(root: Path) -> Path:
@@ -66,17 +76,30 @@ def provider_verification(root: Path, service: str) -> Path:
     return contract_tests(root, service) / f"test_{service}_pact_provider.py"
 
 
+def rest_verification(root: Path) -> Path:
+    return root / "tests" / "system" / "test_pact_rest.py"
+
+
 def checks(root: Path, service: str) -> list[Check]:
     """What must pass for `service` to be deployed, in the order they run."""
     found = pacts(root)
     planned = []
-    consumers = sorted({p.consumer for p in found if p.provider == service})
+    consumers = sorted({p.consumer for p in found if p.provider == service and not p.http})
     if consumers:
         planned.append(
             Check(
                 f"{service} gives {', '.join(consumers)} what they need",
                 [provider_verification(root, service)],
                 selection=VERIFICATION,
+            )
+        )
+    clients = sorted({p.consumer for p in found if p.provider == service and p.http})
+    if clients:
+        planned.append(
+            Check(
+                f"{service} gives {', '.join(clients)} what they need over HTTP (on a stack)",
+                [rest_verification(root)],
+                selection=f"test_{service}_{REST_VERIFICATION}",
             )
         )
     own = sorted(
