@@ -149,8 +149,9 @@ class Database:
 
 
 class Query:
-    """A Core statement compiled once, run straight on the driver (`fetch`): for the hot
-    reads, where SQLAlchemy's per-call execution machinery costs several times the query."""
+    """A Core statement compiled once, run straight on the driver (`fetch`, `execute`): for
+    the hot paths, where SQLAlchemy's per-call execution machinery costs several times the
+    query."""
 
     _dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
 
@@ -165,6 +166,13 @@ async def fetch(
     Named parameters as the statement's bindparams; psycopg prepares repeated statements."""
     cursor = await _driver(conn).execute(query.sql, params)
     return await cursor.fetchall()
+
+
+async def execute(conn: AsyncConnection, query: Query, params: Mapping[str, Any]) -> int:
+    """Runs a write `query` (no rows back) on the unit of work's connection, as `fetch`
+    does; how many rows it changed."""
+    cursor = await _driver(conn).execute(query.sql, params)
+    return cursor.rowcount
 
 
 def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[tuple[Any, ...]]:

@@ -46,6 +46,12 @@ def saga_counter(unit_of_work: UoW) -> Callable[[], Awaitable[bool]]:
     return count
 
 
+def saga_db_slots(pool_size: int) -> int:
+    """The runner's share of the pool: a third, so that with the consumers (one
+    transaction each at a time) the API still finds a connection."""
+    return max(1, pool_size // 3)
+
+
 def wire(
     runtime: Runtime,
     *,
@@ -63,6 +69,7 @@ def wire(
         services,
         owner=runtime.settings.instance,
         poll_interval_s=poll_interval_s,
+        db_slots=saga_db_slots(runtime.settings.db_pool_size),
         clock=clock,
     )
     api = OrdersApi(unit_of_work, shipping=services.shipping, wake=runner.wake, clock=clock)

@@ -4,9 +4,12 @@ retries of transient errors and their bound, crash recovery."""
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from orders_fakes import Clock, Crash, FakePeers, command, memory_repositories, refused, unavailable
+from sqlalchemy import exc as sa
 
 from chassis.testing import InMemoryUnitOfWork
 from orders import saga, service
@@ -244,3 +247,33 @@ async def test_a_compensation_retries_transient_errors_until_it_succeeds() -> No
     assert world.repos.orders.rows[order_id].status is OrderStatus.REJECTED  # type: ignore[attr-defined]
     assert len(world.peers.calls("void")) == 7
     assert not world.peers.open_authorizations()
+
+
+async def test_a_saga_whose_outcome_could_not_be_recorded_is_driven_again_at_once() -> None:
+    """The pool is busy when the authorization's outcome is to be recorded: the runner
+    drives the saga again shortly (the same key: one authorization), instead of leaving
+    it until the step's deadline (the clock here never gets there)."""
+    world = World()
+    order_id = await world.place()
+    entered = 0
+
+    def busy_on_the_fourth() -> InMemoryUnitOfWork[Repositories]:
+        nonlocal entered
+        entered += 1  # resume, claim, before the authorization, its outcome
+        if entered == 4:
+            raise sa.TimeoutError("QueuePool limit reached")
+        return world.uow
+
+    runner = SagaRunner(
+        busy_on_the_fourth, world.peers.peers(), owner="orders-1", clock=world.clock
+    )
+    running = asyncio.create_task(runner.run())
+    try:
+        async with asyncio.timeout(10):
+            while world.repos.orders.rows[order_id].status is not OrderStatus.CONFIRMED:  # type: ignore[attr-defined]
+                await asyncio.sleep(0.01)
+    finally:
+        running.cancel()
+    assert [r.method for r in world.peers.calls("authorize")] == ["authorize", "authorize"]
+    assert len({r.key for r in world.peers.calls("authorize")}) == 1
+    assert len(world.peers.authorizations) == 1
