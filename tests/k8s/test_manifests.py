@@ -25,7 +25,8 @@ from .conftest import ROOT, Object, build, of_kind, pod_spec
 
 KUBERNETES_VERSIONS = ("1.31.0", "1.34.0")
 # Custom resources: Linkerd's policy and the Gateway API's routes. kubernetes-validate has
-# no schema for them; test_mesh_references checks what joins them together.
+# no schema for them: test_crds validates them against their CRDs' schemas, and
+# test_mesh_references checks what joins them together.
 CUSTOM_KINDS = {
     "Server",
     "MeshTLSAuthentication",
