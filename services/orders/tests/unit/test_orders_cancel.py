@@ -7,92 +7,19 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import grpc
 import pytest
-from orders_fakes import Clock, FakePeers, command, memory_repositories, refused, unavailable
+from orders_fakes import Clock, command, refused, unavailable
+from orders_world import World
 
-from chassis.testing import InMemoryUnitOfWork
-from orders import domain, saga, service
+from orders import domain, saga
 from orders.domain import Order, OrderStatus, PaymentStatus, RejectionReason, Undone
 from orders.peers import INSUFFICIENT_STOCK
-from orders.repository import Repositories
-from orders.runner import SagaRunner
 from orders.saga import Phase, StepKind, StepRecord, StepState
-from orders.service import Caller, CancelRequest
 
 pytestmark = pytest.mark.anyio
-
-
-class World:
-    def __init__(self) -> None:
-        self.uow = InMemoryUnitOfWork(memory_repositories())
-        self.peers = FakePeers()
-        self.clock = Clock()
-        self.runner = SagaRunner(
-            lambda: self.uow,
-            self.peers.peers(),
-            owner="orders-1",
-            clock=self.clock,
-            rand=lambda: 1.0,
-        )
-
-    @property
-    def repos(self) -> Repositories:
-        return self.uow.repos
-
-    async def place(self) -> str:
-        order = await service.place_order(
-            lambda: self.uow,
-            idempotency_key=str(uuid.uuid4()),
-            command=command(),
-            shipping=self.peers,
-            clock=self.clock,
-        )
-        return order.order_id
-
-    async def cancel(self, order_id: str) -> Order:
-        return await service.cancel_order(
-            lambda: self.uow,
-            idempotency_key=str(uuid.uuid4()),
-            request=CancelRequest(order_id, "changed my mind", Caller("alice")),
-            shipping=self.peers,
-            clock=self.clock,
-        )
-
-    def during(self, method: str, then: Callable[[], Awaitable[object]]) -> None:
-        """Runs `then` while the peer is answering `method` (once)."""
-        original = getattr(self.peers, method)
-
-        async def hooked(*args: object) -> object:
-            setattr(self.peers, method, original)
-            await then()
-            return await original(*args)
-
-        setattr(self.peers, method, hooked)
-
-    async def settle(self) -> None:
-        for _ in range(50):
-            await self.runner.run_once()
-            self.clock.advance(10)
-
-    def order(self, order_id: str) -> Order:
-        found = self.repos.orders.rows[order_id]  # type: ignore[attr-defined]
-        assert isinstance(found, Order)
-        return found
-
-    def saga(self, order_id: str) -> saga.Saga:
-        found = self.repos.sagas.rows[order_id]  # type: ignore[attr-defined]
-        assert isinstance(found, saga.Saga)
-        return found
-
-    def methods(self) -> list[str]:
-        return [r.method for r in self.peers.received if r.method != "quote"]
-
-    def events(self) -> list[str]:
-        return [type(e.event).__name__ for e in self.uow.committed]
 
 
 # --- a cancel queued while the order is PENDING ------------------------------------------

@@ -8,11 +8,12 @@ import asyncio
 
 import grpc
 import pytest
-from orders_fakes import Clock, Crash, FakePeers, command, memory_repositories, refused, unavailable
+from orders_fakes import Crash, refused, unavailable
+from orders_world import World
 from sqlalchemy import exc as sa
 
 from chassis.testing import InMemoryUnitOfWork
-from orders import saga, service
+from orders import saga
 from orders.domain import OrderStatus, RejectionReason
 from orders.peers import DESTINATION_NOT_SERVED, INSUFFICIENT_STOCK, PROCESSOR_UNAVAILABLE
 from orders.repository import Repositories
@@ -23,46 +24,6 @@ from shop.orders.v1 import events_pb2
 pytestmark = pytest.mark.anyio
 
 FORWARD = ["authorize", "reserve", "create_shipment", "confirm", "capture"]
-
-
-class World:
-    def __init__(self) -> None:
-        self.uow = InMemoryUnitOfWork(memory_repositories())
-        self.peers = FakePeers()
-        self.clock = Clock()
-        self.runner = SagaRunner(
-            lambda: self.uow,
-            self.peers.peers(),
-            owner="orders-1",
-            clock=self.clock,
-            rand=lambda: 1.0,
-        )
-
-    @property
-    def repos(self) -> Repositories:
-        return self.uow.repos
-
-    async def place(self, token: str = "tok_visa") -> str:
-        order = await service.place_order(
-            lambda: self.uow,
-            idempotency_key="3f1c7a52-1d2e-4b4c-9a3e-2b9c1d0e5f61",
-            command=command(token=token),
-            shipping=self.peers,
-            clock=self.clock,
-        )
-        return order.order_id
-
-    async def settle(self, rounds: int = 50) -> None:
-        """Runs rounds, moving time past every retry delay, until nothing is due."""
-        for _ in range(rounds):
-            await self.runner.run_once()
-            self.clock.advance(10)
-
-    def methods(self) -> list[str]:
-        return [r.method for r in self.peers.received if r.method != "quote"]
-
-    def events(self) -> list[str]:
-        return [type(e.event).__name__ for e in self.uow.committed]
 
 
 async def test_the_happy_path_confirms_after_every_step_in_order() -> None:
