@@ -65,14 +65,17 @@ async def test_a_crashed_worker_holds_the_instance_out_of_rotation_until_restart
     try:
         async with serving(app, Runtime(instance_settings("catalog", database_url), db)) as channel:
             relay.crash.set()
-            await asyncio.wait_for(until_serving(channel, serving=False), timeout=30)
+            async with asyncio.timeout(30):
+                await until_serving(channel, serving=False)
             seen_down = await health(channel)
             # Out of rotation, not out of service: a call that still arrives is answered.
             reply = await catalog_grpc.CatalogServiceStub(channel).GetProduct(
                 catalog.GetProductRequest(sku="SKU-1")
             )
-            await asyncio.wait_for(relay.running_again.wait(), timeout=30)
-            await asyncio.wait_for(until_serving(channel), timeout=30)
+            async with asyncio.timeout(30):
+                await relay.running_again.wait()
+            async with asyncio.timeout(30):
+                await until_serving(channel)
     finally:
         await db.dispose()
 

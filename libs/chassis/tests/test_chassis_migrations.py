@@ -138,7 +138,8 @@ def test_on_start_runs_once_migrated_and_its_failure_ends_the_service(
         await asyncio.sleep(0.2)
         assert ran == [], "on_start ran before the schema was migrated"
         await asyncio.to_thread(command.upgrade, config, "head")
-        await asyncio.wait_for(running, timeout=30)
+        async with asyncio.timeout(30):
+            await running
 
     handlers = logging.root.handlers[:]  # serve() configures logging for a whole process
     try:

@@ -95,7 +95,8 @@ class JsonLog:
 
     async def wait_for(self, wanted: Callable[[dict[str, object]], bool]) -> dict[str, object]:
         while True:
-            raw = await asyncio.wait_for(self._stream.readline(), timeout=30)
+            async with asyncio.timeout(30):
+                raw = await self._stream.readline()
             if not raw:
                 raise AssertionError(f"the service exited; it logged {self.lines}")
             line: dict[str, object] = json.loads(raw)
@@ -149,7 +150,8 @@ def test_sigterm_lets_the_call_in_flight_finish_and_exits_cleanly(migrated_url: 
                 process.send_signal(signal.SIGTERM)
                 response = await call
             await log.wait_for(lambda line: line["message"] == "stopped")
-            exit_code = await asyncio.wait_for(process.wait(), timeout=30)
+            async with asyncio.timeout(30):
+                exit_code = await process.wait()
             return exit_code, response, metrics, log.lines
         finally:
             if process.returncode is None:
@@ -244,7 +246,8 @@ def test_sigusr1_drains_a_running_service_and_sigusr2_puts_it_back(migrated_url:
                 await log.wait_for(lambda line: line["message"] == "serving")
                 undrained = await health_of(channel, CATALOG)
             process.send_signal(signal.SIGTERM)
-            exit_code = await asyncio.wait_for(process.wait(), timeout=30)
+            async with asyncio.timeout(30):
+                exit_code = await process.wait()
             return [drained, undrained], reply.product.sku, exit_code
         finally:
             if process.returncode is None:

@@ -233,7 +233,8 @@ class Collision:
             self.arrived += 1
             if self.arrived == 2:
                 self.both_read.set()
-            await asyncio.wait_for(self.both_read.wait(), timeout=1)
+            async with asyncio.timeout(1):
+                await self.both_read.wait()
             await uow.repos.write("a", value + 1)
             await uow.commit()
 

@@ -42,7 +42,8 @@ class Recording(Supervisor):
         if self.migrating == set(self.topology.services):
             self.every_service_migrates.set()
         # Returns only once every service is migrating: one after another would hang here.
-        await asyncio.wait_for(self.every_service_migrates.wait(), timeout=5)
+        async with asyncio.timeout(5):
+            await self.every_service_migrates.wait()
         self.events.append(f"{service}-migrated")
 
     async def _start_sidecar(self, instance: Instance, config: Path) -> None:

@@ -112,7 +112,8 @@ class Database:
                 raise
             return conn
         try:
-            return await asyncio.wait_for(self._idle_readers.get(), self._pool_timeout_s)
+            async with asyncio.timeout(self._pool_timeout_s):
+                return await self._idle_readers.get()
         except TimeoutError:
             self._shed()
             raise sa.TimeoutError(

@@ -200,7 +200,8 @@ async def test_the_service_seeds_and_serves_only_once_its_schema_is_migrated(
             assert not started.done(), "served before its schema was migrated"
 
             await asyncio.to_thread(upgrade_to_head, url, service_app.migrations)
-            channel = await asyncio.wait_for(started, timeout=60)
+            async with asyncio.timeout(60):
+                channel = await started
 
             health = health_pb2_grpc.HealthStub(channel)
             reply = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME))

@@ -341,7 +341,8 @@ async def test_the_instance_sweeps_expired_reservations_back_into_stock(
                 return
             await asyncio.sleep(0.05)
 
-    await asyncio.wait_for(stock_returned(), timeout=30)  # the sweeper's, not a threshold
+    async with asyncio.timeout(30):  # the sweeper's, not a threshold
+        await stock_returned()
     released = await inventory.ReleaseReservation(
         pb.ReleaseReservationRequest(idempotency_key=key(), reservation_id=reserved.reservation_id)
     )
@@ -381,7 +382,8 @@ async def test_the_service_seeds_and_serves_only_once_its_schema_is_migrated(
             assert not started.done(), "served before its schema was migrated"
 
             await asyncio.to_thread(upgrade_to_head, url, service_app.migrations)
-            channel = await asyncio.wait_for(started, timeout=60)
+            async with asyncio.timeout(60):
+                channel = await started
 
             assert await health(channel) == health_pb2.HealthCheckResponse.SERVING
             last = SEED.stock[-1]

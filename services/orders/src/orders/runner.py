@@ -121,7 +121,8 @@ class SagaRunner:
                 if await self._fill_slots(driving):
                     continue
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                    async with asyncio.timeout(self._poll_s):
+                        await self._wake.wait()
 
     async def resume(self) -> int:
         """Takes back, at once, the unfinished sagas this instance held before a restart."""

@@ -238,3 +238,22 @@ async def test_a_saga_whose_outcome_could_not_be_recorded_is_driven_again_at_onc
     assert [r.method for r in world.peers.calls("authorize")] == ["authorize", "authorize"]
     assert len({r.key for r in world.peers.calls("authorize")}) == 1
     assert len(world.peers.authorizations) == 1
+
+
+@pytest.mark.parametrize("turns", range(6))
+async def test_the_runner_stops_when_cancelled_even_as_it_is_woken(turns: int) -> None:
+    """A cancellation that arrives as a wake-up does (shutdown while a saga finishes) stops
+    the runner: asyncio.wait_for would return the wake-up and lose it (it hung CI)."""
+    world = World()
+    task = asyncio.create_task(world.runner.run())
+    for _ in range(20):
+        await asyncio.sleep(0)  # resumed nothing, now idle waiting for a wake-up
+    world.runner.wake()
+    for _ in range(turns):  # a cancellation landing at each point of the wake-up's way in
+        await asyncio.sleep(0)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    if not done:
+        task.cancel()  # no hang if it fails: cancelled again, once the wake-up is consumed
+    assert task in done, "the runner lost its cancellation and ran on"
+    assert task.cancelled()

@@ -65,7 +65,8 @@ class Child:
         assert self._process is not None
         _signal_group(self._process.pid, signal.SIGTERM)
         try:
-            await asyncio.wait_for(self._process.wait(), self.spec.grace_s)
+            async with asyncio.timeout(self.spec.grace_s):
+                await self._process.wait()
         except TimeoutError:
             _signal_group(self._process.pid, signal.SIGKILL)
             await self._process.wait()

@@ -213,9 +213,14 @@ def consumer_lag(topology: Topology) -> list[dict[str, Any]] | str:
     and delivered but not acknowledged (ack pending); why not, as a string, when NATS
     does not answer."""
     try:
-        return asyncio.run(asyncio.wait_for(read_consumer_lag(topology), NATS_TIMEOUT_S * 2))
+        return asyncio.run(_consumer_lag_within(topology, NATS_TIMEOUT_S * 2))
     except (OSError, TimeoutError, NatsError) as error:
         return f"NATS does not answer: {error or type(error).__name__}"
+
+
+async def _consumer_lag_within(topology: Topology, seconds: float) -> list[dict[str, Any]]:
+    async with asyncio.timeout(seconds):
+        return await read_consumer_lag(topology)
 
 
 async def read_consumer_lag(topology: Topology) -> list[dict[str, Any]]:

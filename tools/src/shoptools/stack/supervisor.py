@@ -335,7 +335,8 @@ class Supervisor:
             )
             await child.start()
             try:
-                status = await asyncio.wait_for(child.wait(), STARTUP_TIMEOUT_S)
+                async with asyncio.timeout(STARTUP_TIMEOUT_S):
+                    status = await child.wait()
             except TimeoutError:
                 raise StartupError(
                     record.name, f"migrations still running after {STARTUP_TIMEOUT_S:.0f} s"

@@ -72,10 +72,12 @@ async def database_outage(
             before = await answer(call(channel))
             await asyncio.to_thread(postgres.stop)
             during = await answer(call(channel))
-            await asyncio.wait_for(until_serving(channel, serving=False), WAIT_S)
+            async with asyncio.timeout(WAIT_S):
+                await until_serving(channel, serving=False)
             health_during = await health(channel)
             await asyncio.to_thread(postgres.start)
-            await asyncio.wait_for(until_serving(channel), WAIT_S)
+            async with asyncio.timeout(WAIT_S):
+                await until_serving(channel)
             health_after = await health(channel)
             after = await answer(call(channel))
     finally:

@@ -23,7 +23,8 @@ async def serving(app: ServiceApp, runtime: Runtime) -> AsyncIterator[grpc.aio.C
     startup = await instance.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{instance.server.port}") as channel:
-            await asyncio.wait_for(until_serving(channel, startup), timeout=60)
+            async with asyncio.timeout(60):
+                await until_serving(channel, startup)
             yield channel
     finally:
         await instance.stop()
