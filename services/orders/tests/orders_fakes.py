@@ -211,6 +211,8 @@ class FakePeers:
     calls raise (an exception, or None to succeed); effects are kept per key."""
 
     fail: dict[str, list[BaseException | None]] = field(default_factory=dict)
+    # method -> how many of its next calls take effect, then lose their answer (a deadline)
+    lose_answers: dict[str, int] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     authorizations: dict[str, str] = field(default_factory=dict)  # key -> payment id
     voided: set[str] = field(default_factory=set)
@@ -237,6 +239,11 @@ class FakePeers:
             if outcome is not None:
                 raise outcome
 
+    def _answered(self, method: str) -> None:
+        if self.lose_answers.get(method, 0) > 0:
+            self.lose_answers[method] -= 1
+            raise TimeoutError(f"{method}: done, but the answer was lost")
+
     def calls(self, method: str) -> list[Received]:
         return [r for r in self.received if r.method == method]
 
@@ -245,7 +252,9 @@ class FakePeers:
         self._called("authorize", key)
         if self.declined:
             raise Refused(RejectionReason.PAYMENT_DECLINED, "card declined")
-        return self.authorizations.setdefault(key, str(uuid.uuid4()))
+        made = self.authorizations.setdefault(key, str(uuid.uuid4()))
+        self._answered("authorize")
+        return made
 
     async def capture(self, key: str, payment_id: str, amount: Money) -> None:
         self._called("capture", key)
@@ -258,7 +267,9 @@ class FakePeers:
     # inventory
     async def reserve(self, key: str, order: Order) -> str:
         self._called("reserve", key)
-        return self.reservations.setdefault(key, str(uuid.uuid4()))
+        made = self.reservations.setdefault(key, str(uuid.uuid4()))
+        self._answered("reserve")
+        return made
 
     async def confirm(self, key: str, reservation_id: str) -> None:
         self._called("confirm", key)
@@ -277,7 +288,9 @@ class FakePeers:
 
     async def create_shipment(self, key: str, order: Order) -> str:
         self._called("create_shipment", key)
-        return self.shipments.setdefault(key, str(uuid.uuid4()))
+        made = self.shipments.setdefault(key, str(uuid.uuid4()))
+        self._answered("create_shipment")
+        return made
 
     async def cancel_shipment(self, key: str, shipment_id: str, reason: str) -> None:
         self._called("cancel_shipment", key)

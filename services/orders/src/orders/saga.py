@@ -212,6 +212,9 @@ class StepRecord:
     attempts: int
     last_error: str
     updated_at: datetime
+    # Given up on without an answer (a deadline, a lost connection): the peer may have
+    # done it. Compensating first replays the action with its key to find out.
+    outcome_unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -279,7 +282,13 @@ def next_call(saga: Saga) -> Next | None:
     if saga.phase is Phase.COMPENSATING:
         for step in reversed(STEPS):
             record = saga.record(step.action.kind)
-            if step.compensation is not None and record and record.state is StepState.SUCCEEDED:
+            if step.compensation is None or record is None:
+                continue
+            if record.state is StepState.FAILED and record.outcome_unknown:
+                # Replayed with its key, the peer answers with what it did the first
+                # time, or does it now; either way it is then undone like the others.
+                return Next(step, step.action, compensating=False)
+            if record.state is StepState.SUCCEEDED:
                 return Next(step, step.compensation, compensating=True)
         return None
     return None
@@ -317,6 +326,7 @@ class Failure:
     refusal: RejectionReason | None = None  # a business refusal
     reason: Reason | None = None
     detail: str = ""
+    unknown: bool = False  # no answer from the peer: it may have done it
 
 
 def failed(
@@ -328,6 +338,8 @@ def failed(
     assert record is not None
     record = replace(record, last_error=failure.error, updated_at=now)
     retry = call.action.retry
+    if saga.phase is Phase.COMPENSATING and not call.compensating:
+        return _replayed(saga, record, failure, now, rand)
     if call.compensating:
         if failure.reason is not None and failure.reason in call.step.already_undone:
             return succeeded(saga.with_record(record), call, now)
@@ -347,23 +359,46 @@ def failed(
     detail = failure.detail or f"{call.action.kind.name} failed: {failure.error}"
     if failure.transient and failure.refusal is None:
         detail = f"{call.action.kind.name} failed {record.attempts} times: {failure.error}"
-    return compensate(
-        saga.with_record(replace(record, state=StepState.FAILED)), reason, detail, now
-    )
+    gave_up = replace(record, state=StepState.FAILED, outcome_unknown=failure.unknown)
+    return compensate(saga.with_record(gave_up), reason, detail, now)
+
+
+def _replayed(
+    saga: Saga, record: StepRecord, failure: Failure, now: datetime, rand: Callable[[], float]
+) -> Saga:
+    """An action replayed to learn its outcome failed again: with no answer, try again
+    later (never give up: giving up could leave it done and not undone); with an answer,
+    the peer did not do it, and there is nothing to undo."""
+    record = replace(record, state=StepState.FAILED, outcome_unknown=failure.unknown)
+    saga = saga.with_record(record)
+    if not failure.unknown:
+        token = "" if record.kind is StepKind.AUTHORIZE_PAYMENT else saga.payment_token
+        return replace(saga, payment_token=token, next_run_at=now)
+    retry = RetryPolicy()
+    delay = min(retry.max_delay_s, retry.delay_s(record.attempts, rand))
+    return replace(saga, next_run_at=now + timedelta(seconds=delay))
 
 
 def compensate(saga: Saga, reason: RejectionReason, detail: str, now: datetime) -> Saga:
+    """Turns the saga to undoing its steps. A step still RUNNING (the saga ran out of time
+    during or after a call nobody answered) may have been done: its outcome is unknown."""
     failing = next((r.kind for r in saga.steps if r.state is StepState.FAILED), None)
-    if failing is None:  # timed out between steps
-        running = [r.kind for r in saga.steps if r.state is StepState.RUNNING]
-        failing = running[-1] if running else None
+    running = [r for r in saga.steps if r.state is StepState.RUNNING]
+    for record in running:
+        saga = saga.with_record(replace(record, state=StepState.FAILED, outcome_unknown=True))
+    if failing is None and running:  # timed out between steps
+        failing = running[-1].kind
+    unresolved_authorization = any(
+        r.kind is StepKind.AUTHORIZE_PAYMENT and r.outcome_unknown for r in saga.steps
+    )
     return replace(
         saga,
         phase=Phase.COMPENSATING,
         rejection=reason,
         detail=detail,
         failed_step=failing,
-        payment_token="",
+        # the replay of an authorization must send what the first call sent
+        payment_token=saga.payment_token if unresolved_authorization else "",
         next_run_at=now,
     )
 
@@ -426,10 +461,14 @@ def classify(step: Step, error: Exception) -> Failure:
     if isinstance(error, Refused):
         return Failure(f"REFUSED: {error.reason.name}", False, error.reason, None, error.detail)
     if isinstance(error, TimeoutError):
-        return Failure("DEADLINE_EXCEEDED: step deadline", True)
+        return Failure("DEADLINE_EXCEEDED: step deadline", True, unknown=True)
     if isinstance(error, PeerError):
         label = f"{error.code.name}: {error.reason.name if error.reason else error.message}"
         refusal = step.refusals.get(error.reason) if error.reason else None
         detail = f"{error.reason.name}: {error.message}" if refusal and error.reason else ""
-        return Failure(label, error.transient and refusal is None, refusal, error.reason, detail)
+        transient = error.transient and refusal is None
+        # A peer that answered with a reason says what it did; one that did not answer
+        # (UNAVAILABLE from the mesh, a deadline) may have done it.
+        unknown = transient and error.reason is None
+        return Failure(label, transient, refusal, error.reason, detail, unknown)
     raise error

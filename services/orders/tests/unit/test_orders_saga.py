@@ -14,7 +14,7 @@ from sqlalchemy import exc as sa
 
 from chassis.testing import InMemoryUnitOfWork
 from orders import saga
-from orders.domain import OrderStatus, RejectionReason
+from orders.domain import Order, OrderStatus, RejectionReason
 from orders.peers import DESTINATION_NOT_SERVED, INSUFFICIENT_STOCK, PROCESSOR_UNAVAILABLE
 from orders.repository import Repositories
 from orders.runner import SagaRunner
@@ -257,3 +257,86 @@ async def test_the_runner_stops_when_cancelled_even_as_it_is_woken(turns: int) -
         task.cancel()  # no hang if it fails: cancelled again, once the wake-up is consumed
     assert task in done, "the runner lost its cancellation and ran on"
     assert task.cancelled()
+
+
+@pytest.mark.parametrize(
+    ("step", "undo"),
+    [("authorize", "void"), ("reserve", "release"), ("create_shipment", "cancel_shipment")],
+)
+async def test_a_step_done_whose_answers_were_lost_is_found_out_and_undone(
+    step: str, undo: str
+) -> None:
+    """Every call of the step takes effect at the peer but its answer is lost (deadline):
+    the saga gives up on it, and before compensating replays it with the same key, learns
+    what was made, and undoes it too. Nothing is left authorized, reserved or shipped."""
+    world = World()
+    index = ["authorize", "reserve", "create_shipment"].index(step)
+    bound = saga.STEPS[index].action.retry.max_attempts
+    world.peers.lose_answers[step] = bound
+    order_id = await world.place()
+    await world.settle()
+    order = world.repos.orders.rows[order_id]  # type: ignore[attr-defined]
+    assert order.status is OrderStatus.REJECTED
+    calls = world.peers.calls(step)
+    assert len(calls) == bound + 1  # the bound, then the replay that learns the outcome
+    assert len({c.key for c in calls}) == 1
+    assert world.methods()[-(index + 1)] == undo  # undone first, then the earlier steps
+    assert not world.peers.open_authorizations()
+    assert not world.peers.open_reservations()
+    assert not world.peers.open_shipments(confirmed=False)
+
+
+async def test_a_replay_answered_with_a_refusal_has_nothing_to_undo() -> None:
+    """The authorization's answers are lost, and its replay is answered: the processor is
+    down (a reason, so payments says what it did: nothing). No void is called."""
+    world = World()
+    bound = saga.STEPS[0].action.retry.max_attempts
+    world.peers.fail["authorize"] = [TimeoutError()] * bound + [unavailable(PROCESSOR_UNAVAILABLE)]
+    order_id = await world.place()
+    await world.settle()
+    order = world.repos.orders.rows[order_id]  # type: ignore[attr-defined]
+    assert order.rejection_reason is RejectionReason.PAYMENT_ERROR
+    assert world.methods() == ["authorize"] * (bound + 1)
+    assert world.repos.sagas.rows[order_id].payment_token == ""  # type: ignore[attr-defined]
+
+
+async def test_a_replay_without_an_answer_is_tried_again_until_one_comes() -> None:
+    world = World()
+    bound = saga.STEPS[1].action.retry.max_attempts
+    world.peers.lose_answers["reserve"] = bound
+    world.peers.fail["reserve"] = [None] * bound + [unavailable()] * 5
+    order_id = await world.place()
+    await world.settle(rounds=200)
+    assert world.repos.orders.rows[order_id].status is OrderStatus.REJECTED  # type: ignore[attr-defined]
+    assert len(world.peers.calls("reserve")) == bound + 6
+    assert not world.peers.open_reservations()
+    assert not world.peers.open_authorizations()
+
+
+async def test_a_step_running_when_the_saga_ran_out_of_time_is_found_out_and_undone() -> None:
+    """The runner died in CREATE_SHIPMENT after shipping made the shipment; nobody took
+    the saga back before its time limit. Compensating replays the shipment, then cancels."""
+    world = World()
+    order_id = await world.place()
+    world.peers.fail["create_shipment"] = [None]
+    world.peers.lose_answers["create_shipment"] = 1
+    original = world.peers.create_shipment
+
+    async def made_then_died(key: str, order: Order) -> str:
+        try:
+            return await original(key, order)
+        except TimeoutError:
+            raise Crash() from None
+
+    world.peers.create_shipment = made_then_died  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await world.runner.run_once()
+    world.peers.create_shipment = original  # type: ignore[method-assign]
+    world.clock.advance(saga.SAGA_TIME_LIMIT.total_seconds() + 1)
+    await world.settle()
+    order = world.repos.orders.rows[order_id]  # type: ignore[attr-defined]
+    assert order.rejection_reason is RejectionReason.TIMED_OUT
+    assert len(world.peers.shipments) == 1
+    assert not world.peers.open_shipments(confirmed=False)
+    assert not world.peers.open_reservations()
+    assert not world.peers.open_authorizations()
