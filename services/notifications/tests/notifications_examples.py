@@ -98,6 +98,19 @@ def order_cancelled() -> orders.OrderCancelled:
     )
 
 
+def order_cancellation_completed(
+    payment_status: order_pb2.PaymentStatus.ValueType = order_pb2.PAYMENT_STATUS_VOIDED,
+) -> orders.OrderCancellationCompleted:
+    return orders.OrderCancellationCompleted(
+        order_id=ORDER_ID,
+        customer_id=ADA,
+        payment_status=payment_status,
+        refunded=eur(0),
+        reason="ordered twice",
+        version=4,
+    )
+
+
 def payment_declined() -> payments.PaymentDeclined:
     return payments.PaymentDeclined(
         payment_id=PAYMENT_ID,
@@ -171,6 +184,7 @@ EVERY_EVENT: list[tuple[Message, Topic, list[str]]] = [
     (order_confirmed(), Topic.ORDER_UPDATES, ["confirmed", "EUR 29.90"]),
     (order_rejected(), Topic.ORDER_UPDATES, ["out of stock", "Nothing was charged"]),
     (order_cancelled(), Topic.ORDER_UPDATES, ["changed my mind", "EUR 29.90"]),
+    (order_cancellation_completed(), Topic.ORDER_UPDATES, ["ordered twice", "Nothing was charged"]),
     (payment_declined(), Topic.PAYMENT_UPDATES, ["insufficient funds", "EUR 29.90"]),
     (payment_captured(), Topic.PAYMENT_UPDATES, ["EUR 25.00", "remaining EUR 4.90"]),
     (payment_refunded(), Topic.PAYMENT_UPDATES, ["EUR 10.00", "EUR 15.00 of EUR 25.00"]),

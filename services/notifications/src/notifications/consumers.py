@@ -22,6 +22,8 @@ def subscriptions(
     clock: service.Clock = service.utc_now,
 ) -> list[Subscription[Message]]:
     async def handle(event: Message, delivery: Delivery) -> None:
+        if not events.worth_telling(event):
+            return  # acknowledged: nothing new to tell
         cause = events.cause_of(event, delivery.envelope.id)
         await service.record_notifications(
             unit_of_work(),

@@ -2,7 +2,9 @@
 publishes (NotificationSent). One template per consumed event type, named after it.
 
 Consumed, one subscription per context (chassis.consumer): orders' OrderPlaced,
-OrderConfirmed, OrderRejected, OrderCancelled; payments' PaymentDeclined, PaymentCaptured,
+OrderConfirmed, OrderRejected, OrderCancelled, OrderCancellationCompleted (told only
+after a cancel the saga honoured while placing: a confirmed order's cancellation was told
+by OrderCancelled and its refund by PaymentRefunded); payments' PaymentDeclined, PaymentCaptured,
 PaymentRefunded (authorizations and voids are saga steps the customer hears about through
 the order); shipping's ShipmentCreated, ShipmentDispatched, ShipmentCancelled; inventory's
 StockLow (reservations are saga steps too, and carry no customer).
@@ -32,6 +34,7 @@ ORDER_EVENTS: list[type[Message]] = [
     orders.OrderConfirmed,
     orders.OrderRejected,
     orders.OrderCancelled,
+    orders.OrderCancellationCompleted,
 ]
 PAYMENT_EVENTS: list[type[Message]] = [
     payments.PaymentDeclined,
@@ -47,6 +50,14 @@ STOCK_EVENTS: list[type[Message]] = [inventory.StockLow]
 
 # Currencies whose minor unit is not a hundredth (of those the contract allows).
 _MINOR_DIGITS = {"JPY": 0}
+
+
+def worth_telling(event: Message) -> bool:
+    """Whether `event` tells the customer something no other event told them."""
+    if isinstance(event, orders.OrderCancellationCompleted):
+        # a confirmed order's: OrderCancelled and PaymentRefunded told it all
+        return event.payment_status != order_pb2.PAYMENT_STATUS_REFUNDED
+    return True
 
 
 def cause_of(event: Message, event_id: str) -> Cause:
@@ -143,6 +154,16 @@ def _order_cancelled(event: orders.OrderCancelled, event_id: str) -> Cause:
         "order_cancelled",
         Topic.ORDER_UPDATES,
         total=money(event.total),
+        reason=_because(event.reason),
+    )
+
+
+def _order_cancellation_completed(event: orders.OrderCancellationCompleted, event_id: str) -> Cause:
+    return _about_order(
+        event,
+        event_id,
+        "order_cancellation_completed",
+        Topic.ORDER_UPDATES,
         reason=_because(event.reason),
     )
 
@@ -250,6 +271,7 @@ _DESCRIBE: dict[type[Message], Callable[[Any, str], Cause]] = {
     orders.OrderConfirmed: _order_confirmed,
     orders.OrderRejected: _order_rejected,
     orders.OrderCancelled: _order_cancelled,
+    orders.OrderCancellationCompleted: _order_cancellation_completed,
     payments.PaymentDeclined: _payment_declined,
     payments.PaymentCaptured: _payment_captured,
     payments.PaymentRefunded: _payment_refunded,

@@ -12,13 +12,20 @@ from chassis.app import Runtime, ServiceApp
 from chassis.testing import pact
 from notifications import events
 from notifications.domain import Topic
-from shop.orders.v1.events_pb2 import OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected
+from shop.orders.v1.events_pb2 import (
+    OrderCancellationCompleted,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderPlaced,
+    OrderRejected,
+)
 
 pytestmark = pytest.mark.anyio
 
 PACT = pact.new_pact("notifications", "orders")
 CONFIRMED = "an order was confirmed"
 CANCELLED = "an order was cancelled"
+CANCELLED_WHILE_PLACED = "an order's cancellation while it was placed was completed"
 PLACED = "an order was placed"
 REJECTED = "an order was rejected"
 ORDER_ID = "7d0f9a52-63c4-4d1e-9b8a-2f4e6c8a0b13"
@@ -51,6 +58,24 @@ pact.event(
         "lines": pact.match.each_like({"sku": "KIT-KNIFE-1", "quantity": 2}),  # validation
     },
     given="a confirmed order of 2 x KIT-KNIFE-1 at EUR 89.00 is cancelled: changed my mind",
+)
+pact.event(
+    PACT,
+    CANCELLED_WHILE_PLACED,
+    OrderCancellationCompleted,
+    {
+        "orderId": pact.uuid(ORDER_ID),
+        "customerId": "customer-1",
+        # whether the customer was told already (a refund follows a confirmed order's)
+        "paymentStatus": "PAYMENT_STATUS_VOIDED",
+        "reason": "ordered twice",
+        "refunded": {"currencyCode": "EUR"},  # what the decoder's validation needs
+        "version": pact.int64(4),
+    },
+    given=(
+        "an order of 2 x KIT-KNIFE-1 by customer-1 is cancelled while it is placed, "
+        "after its payment was authorized: ordered twice"
+    ),
 )
 pact.event(
     PACT,
@@ -102,6 +127,8 @@ async def test_notifications_tells_the_customer_about_their_order(
     cancelled = events.cause_of(received[CANCELLED], "event-2")
     placed = events.cause_of(received[PLACED], "event-3")
     rejected = events.cause_of(received[REJECTED], "event-4")
+    cancelled_while_placed = received[CANCELLED_WHILE_PLACED]
+    told = events.cause_of(cancelled_while_placed, "event-5")
 
     assert (confirmed.customer_id, confirmed.order_id) == ("customer-1", ORDER_ID)
     assert (confirmed.topic, confirmed.values["total"]) == (Topic.ORDER_UPDATES, "EUR 183.00")
@@ -114,6 +141,9 @@ async def test_notifications_tells_the_customer_about_their_order(
     assert placed.values["destination"] == "Berlin, DE"
     assert (rejected.customer_id, rejected.order_id) == ("customer-1", ORDER_ID)
     assert rejected.values["reason"] == "payment declined"
+    assert events.worth_telling(cancelled_while_placed)
+    assert (told.customer_id, told.order_id) == ("customer-1", ORDER_ID)
+    assert told.values["reason"] == " (ordered twice)"
 
 
 async def test_the_pact_in_the_repository_is_current() -> None:

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 import pytest
 from google.protobuf.message import Message
 from nats.js import JetStreamContext
-from notifications_examples import ADA, ADA_EMAIL, order_placed, shipment_dispatched, stock_low
+from notifications_examples import (
+    ADA,
+    ADA_EMAIL,
+    order_cancellation_completed,
+    order_placed,
+    shipment_dispatched,
+    stock_low,
+)
 from notifications_smtp import SmtpServer
 
 from chassis import consumer
@@ -37,6 +44,7 @@ from shop.notifications.v1 import notifications_service_pb2 as pb
 from shop.notifications.v1 import preferences_pb2
 from shop.notifications.v1.events_pb2 import NotificationSent
 from shop.notifications.v1.notifications_service_pb2_grpc import NotificationsServiceStub
+from shop.orders.v1 import order_pb2
 
 if TYPE_CHECKING:  # the async stub type exists only in the type stubs
     from shop.notifications.v1.notifications_service_pb2_grpc import (
@@ -171,6 +179,23 @@ async def test_one_email_per_event_and_none_for_a_duplicate_delivery(
     sent = [e.data for e in await outbox_events(db) if isinstance(e.data, NotificationSent)]
     assert len(sent) == 2
     assert duplicated in {event.cause_event_id for event in sent}
+    assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == 0
+
+
+async def test_a_cancellation_completed_is_mailed_only_when_no_other_mail_told_it(
+    instance: Started, smtp: SmtpServer, js: JetStreamContext
+) -> None:
+    """A confirmed order's cancellation (its payment REFUNDED) was told by OrderCancelled
+    and PaymentRefunded: nothing more. One cancelled while placing (VOIDED) is mailed."""
+    api, _ = await instance(smtp)
+    await opt_in(api, ADA, ADA_EMAIL)
+
+    await publish(js, order_cancellation_completed(order_pb2.PAYMENT_STATUS_REFUNDED))
+    await publish(js, order_cancellation_completed(order_pb2.PAYMENT_STATUS_VOIDED))
+    await until(lambda: all_sent(api, ADA, 1), "the voided one's notification SENT")
+
+    assert [mail.subject for mail in smtp.received] == ["Your order 1C1013D0 is cancelled"]
+    assert "Nothing was charged" in smtp.received[0].message.get_content()
     assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == 0
 
 

@@ -7,10 +7,18 @@ import re
 
 import pytest
 from google.protobuf.message import Message
-from notifications_examples import EVERY_EVENT, ORDER_ID, ORDER_REF, event_id
+from notifications_examples import (
+    EVERY_EVENT,
+    ORDER_ID,
+    ORDER_REF,
+    event_id,
+    order_cancellation_completed,
+    order_cancelled,
+)
 
 from notifications import events, templates
 from notifications.domain import Topic
+from shop.orders.v1 import order_pb2
 
 
 @pytest.mark.parametrize(
@@ -76,3 +84,13 @@ def test_amounts_are_shown_in_the_currency_s_own_minor_unit() -> None:
 def test_a_template_naming_a_value_its_event_lacks_refuses_to_render() -> None:
     with pytest.raises(KeyError):
         templates.render("shipment_dispatched", {"order_ref": ORDER_REF})
+
+
+def test_a_cancellation_completed_is_told_only_when_nothing_else_told_it() -> None:
+    """After a cancel while placing (the authorization voided, or none made) the customer
+    hears it from OrderCancellationCompleted; a confirmed order's cancellation was told by
+    OrderCancelled, and its refund by PaymentRefunded."""
+    assert events.worth_telling(order_cancellation_completed(order_pb2.PAYMENT_STATUS_VOIDED))
+    assert events.worth_telling(order_cancellation_completed(order_pb2.PAYMENT_STATUS_UNSPECIFIED))
+    assert not events.worth_telling(order_cancellation_completed(order_pb2.PAYMENT_STATUS_REFUNDED))
+    assert events.worth_telling(order_cancelled())

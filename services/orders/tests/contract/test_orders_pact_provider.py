@@ -13,18 +13,25 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
-from orders_fakes import FakePeers, command
+from orders_fakes import Crash, FakePeers, command
 
 from chassis.app import Runtime
 from chassis.testing import pact
-from orders import service
+from orders import saga, service
 from orders.domain import CartLine, CatalogPrice, Money
 from orders.repository import Repositories
 from orders.runner import SagaRunner
-from orders.service import Caller, CancelRequest, UoW
-from shop.orders.v1.events_pb2 import OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected
+from orders.service import Caller, CancelRequest, UoW, utc_now
+from shop.orders.v1.events_pb2 import (
+    OrderCancellationCompleted,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderPlaced,
+    OrderRejected,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -34,6 +41,10 @@ CANCELLED_AFTER_CONFIRMATION = (
 )
 PLACED = "an order of 2 x KIT-KNIFE-1 at EUR 89.00 by customer-1 is placed, shipped to Berlin"
 REJECTED = "an order of 2 x KIT-KNIFE-1 by customer-1 is rejected: the card was declined"
+CANCELLED_WHILE_PLACED = (
+    "an order of 2 x KIT-KNIFE-1 by customer-1 is cancelled while it is placed, "
+    "after its payment was authorized: ordered twice"
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,25 @@ class Orders:
             shipping=self.peers,
         )
 
+    async def cancelled_while_placed(self, _: pact.Params) -> None:
+        """The saga authorizes, then its runner dies reserving stock; the customer cancels
+        (queued); past the step's deadline a runner takes the saga back, finishes the
+        reservation, honours the cancel and undoes both (the authorization VOIDED)."""
+        order_id = await self.place()
+        self.peers.fail["reserve"] = [Crash()]
+        with pytest.raises(Crash):
+            await SagaRunner(self.uow, self.peers.peers(), owner="orders-pact").run_once()
+        await service.cancel_order(
+            self.uow,
+            idempotency_key=str(uuid.uuid4()),
+            request=CancelRequest(order_id, "ordered twice", Caller("customer-1")),
+            shipping=self.peers,
+        )
+        step = saga.STEPS[1].action.deadline + timedelta(seconds=1)
+        await SagaRunner(
+            self.uow, self.peers.peers(), owner="orders-pact", clock=lambda: utc_now() + step
+        ).run_once()
+
 
 async def test_orders_keeps_its_consumers_pacts(runtime: Runtime) -> None:
     orders = Orders(runtime, FakePeers())
@@ -94,12 +124,16 @@ async def test_orders_keeps_its_consumers_pacts(runtime: Runtime) -> None:
             CANCELLED_AFTER_CONFIRMATION: orders.cancelled_after_confirmation,
             PLACED: orders.placed,
             REJECTED: orders.rejected,
+            CANCELLED_WHILE_PLACED: orders.cancelled_while_placed,
         },
         events={
             "an order was confirmed": lambda: pact.newest_event(runtime.db, OrderConfirmed),
             "an order was cancelled": lambda: pact.newest_event(runtime.db, OrderCancelled),
             "an order was placed": lambda: pact.newest_event(runtime.db, OrderPlaced),
             "an order was rejected": lambda: pact.newest_event(runtime.db, OrderRejected),
+            "an order's cancellation while it was placed was completed": lambda: pact.newest_event(
+                runtime.db, OrderCancellationCompleted
+            ),
         },
         reset=lambda: pact.emptied(runtime.db),
     )
