@@ -37,7 +37,7 @@ def services() -> list[str]:
 
 def local_packages() -> list[str]:
     """Every package of the checkout, as paths relative to the root, installed editable."""
-    found = ["gen/python", "tools"]
+    found = ["gen/python", "tools", "web"]
     found += [f"libs/{name}" for name in packages("libs")]
     return found + [f"services/{name}" for name in services()]
 
@@ -67,6 +67,7 @@ def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
     elif name == "unit":
         settings["commands"] = [
             pytest("tools/tests", posargs, *PROCESS_TESTS_OF_TOOLS),
+            pytest("web/tests", posargs),
             *(pytest(f"services/{s}/tests/unit", posargs) for s in with_unit_tests()),
         ]
     elif name == "pact":
@@ -105,9 +106,9 @@ def with_contract_tests() -> list[str]:
 
 
 def checked_packages() -> list[str]:
-    """Libraries and services, each type-checked in its own mypy run: their tests import
-    helper modules and conftest by plain name, so they cannot share one run."""
-    return [p for p in local_packages() if p.startswith(("libs/", "services/"))]
+    """Libraries, services and the web front end, each type-checked in its own mypy run:
+    their tests import helper modules and conftest by plain name, so they cannot share one."""
+    return [p for p in local_packages() if p.startswith(("libs/", "services/", "web"))]
 
 
 def pytest(path: str, posargs: list[str], *options: str) -> Command:

@@ -12,7 +12,7 @@ ensure_venv() {
   # Reinstall only when the pins or the local packages' metadata change.
   local want
   # A package is a directory with a pyproject.toml (a service being written has none yet).
-  local packages=("$ROOT/gen/python" "$ROOT/tools")
+  local packages=("$ROOT/gen/python" "$ROOT/tools" "$ROOT/web")
   local project
   for project in "$ROOT"/libs/*/pyproject.toml "$ROOT"/services/*/pyproject.toml; do
     [ -f "$project" ] && packages+=("$(dirname "$project")")

@@ -1,0 +1,72 @@
+"""The web process: the storefront under /shop/, the operations console under /console/,
+the development sign-in under /signin (only with a local token issuer), static assets under
+/web-static/. The gateway routes these paths here, like every other route of the edge."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from shopweb.gateway import Gateway
+from shopweb.session import visitor
+from shopweb.settings import WebSettings
+
+PACKAGE = Path(str(files("shopweb")))
+templates = Jinja2Templates(directory=PACKAGE / "templates")
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    """A page, with who is signed in and the settings every page's layout needs."""
+    settings: WebSettings = request.app.state.settings
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"visitor": visitor(request), "dev_identity": settings.dev_identity_pki_dir is not None}
+        | context,
+        status_code=status_code,
+    )
+
+
+def gateway(request: Request) -> Gateway:
+    found: Gateway = request.app.state.gateway
+    return found
+
+
+async def _healthz(_: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+def create_app(settings: WebSettings, routes: list[BaseRoute] | None = None) -> Starlette:
+    from shopweb import console, identity, storefront  # noqa: PLC0415 (they import render)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.gateway = Gateway(settings.gateway_url)
+        try:
+            async with console.lifespan(app):  # the stack view's sampler, from the start
+                yield
+        finally:
+            await app.state.gateway.close()
+
+    found: list[BaseRoute] = [
+        Route("/", lambda _: RedirectResponse("/shop/", status_code=303)),
+        Route("/healthz", _healthz),
+        Mount("/web-static", StaticFiles(directory=PACKAGE / "static"), name="static"),
+        Mount("/shop", routes=storefront.routes()),
+        Mount("/console", routes=console.routes()),
+        *identity.routes(settings),
+        *(routes or []),
+    ]
+    app = Starlette(routes=found, lifespan=lifespan)
+    app.state.settings = settings
+    return app
