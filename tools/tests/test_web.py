@@ -18,6 +18,7 @@ def test_the_packages_are_installed_from_the_lock_and_again_only_when_it_changes
 
     web.ensure_installed(tmp_path)
     assert bundle.is_file()
+    assert (tmp_path / "node_modules" / "axe-core" / "axe.min.js").is_file()
 
     bundle.unlink()
     web.ensure_installed(tmp_path)
@@ -27,3 +28,9 @@ def test_the_packages_are_installed_from_the_lock_and_again_only_when_it_changes
     lock.write_text(lock.read_text() + "\n")
     web.ensure_installed(tmp_path)
     assert bundle.is_file(), "a changed lock file was not installed"
+
+
+def test_axe_core_is_the_browser_bundle() -> None:
+    bundle = web.axe_core()
+    assert bundle.name == "axe.min.js"
+    assert bundle.read_text().startswith("/*! axe v4.")

@@ -76,6 +76,12 @@ class Topology:
         """The SMTP sink (shoptools.stack.smtp_sink), where the services send email."""
         return self.base_port + 5
 
+    @property
+    def web_port(self) -> int:
+        """The web process (shopweb: storefront, console, development sign-in), plain HTTP
+        behind the gateway, which routes the pages' paths to it."""
+        return self.base_port + 6
+
     # --- workloads ----------------------------------------------------------------------
     def instances(self, service: str | None = None) -> list[Instance]:
         """Every service instance (or one service's), in start order, ports assigned by
@@ -115,6 +121,7 @@ class Topology:
             (self.nats_monitor_port, "nats monitoring"),
             (self.postgres_port, "postgres"),
             (self.smtp_port, "smtp sink"),
+            (self.web_port, "web"),
         ]
         for i in [*self.instances(), *self.client_sidecars()]:
             ports += [

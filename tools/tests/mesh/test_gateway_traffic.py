@@ -1,8 +1,12 @@
-"""Real HTTP through the real gateway: REST transcoding, tokens, roles, rate limiting."""
+"""Real HTTP through the real gateway: REST transcoding, tokens, roles, rate limiting,
+and the web pages routed to the web process (here a fake one)."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -233,3 +237,110 @@ def test_the_overall_cap_refuses_everyone_once_its_bucket_is_empty(
         ]
 
     assert statuses == [200, 200, 200, 429, 429]
+
+
+@contextlib.contextmanager
+def fake_web(port: int) -> Iterator[list[tuple[str, str, dict[str, str]]]]:
+    """An HTTP server where the web process would listen; yields the (method, path,
+    headers) of every request it gets, and answers each with its path."""
+    seen: list[tuple[str, str, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+            length = int(self.headers.get("content-length") or 0)
+            self.rfile.read(length)
+            body = f"web:{self.path}".encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+WEB_PATHS = [
+    ("GET", "/"),
+    ("GET", "/shop/"),
+    ("GET", "/shop/products/SKU-1?page=2"),
+    ("GET", "/console"),
+    ("GET", "/console/orders"),
+    ("GET", "/signin?next=/console/"),
+    ("POST", "/signin"),
+    ("POST", "/signout"),
+    ("GET", "/web-static/site.css"),
+]
+
+
+def test_the_web_pages_reach_the_web_process_without_a_token(
+    gateway_mesh: Mesh, api: httpx.Client
+) -> None:
+    with fake_web(gateway_mesh.topology.web_port) as seen:
+        answers = [
+            api.request(method, path, data={"name": "ada"} if method == "POST" else None)
+            for method, path in WEB_PATHS
+        ]
+        # A page ignores a token the gateway would refuse: the pages are not API methods.
+        with_a_bad_token = api.get("/shop/", headers={"authorization": "Bearer not-a-jwt"})
+
+    assert [(r.status_code, r.text) for r in answers] == [(200, f"web:{p}") for _, p in WEB_PATHS]
+    assert answers[0].headers["content-type"] == "text/html; charset=utf-8"
+    assert with_a_bad_token.status_code == 200
+    assert [(method, path) for method, path, _ in seen] == [*WEB_PATHS, ("GET", "/shop/")]
+    assert all("x-shop-subject" not in headers for _, _, headers in seen)
+
+
+def test_only_the_web_paths_reach_the_web_process(gateway_mesh: Mesh, api: httpx.Client) -> None:
+    with fake_web(gateway_mesh.topology.web_port) as seen:
+        # Paths that share the prefixes' text, the API, and the gRPC paths ("/shop.…").
+        shopping = api.get("/shopping")
+        signing = api.get("/signing-key")
+        product = api.get("/v1/products/SKU-1")
+        orders = api.get("/v1/orders")
+        internal = api.post(
+            "/shop.inventory.v1.InventoryService/ReserveStock",
+            content=b"\x00\x00\x00\x00\x00",
+            headers={"content-type": "application/grpc"},
+        )
+
+    assert seen == []
+    assert shopping.status_code == signing.status_code == 404
+    assert product.json()["product"]["sku"] == "SKU-1"
+    assert orders.status_code == 401  # the API still requires a token
+    assert internal.headers["grpc-status"] == "7"
+
+
+def test_page_requests_count_against_their_address(start_mesh: StartMesh) -> None:
+    """Pages are rate limited like anonymous calls: per client address, whoever is signed
+    in (the page's token is a cookie, which the gateway does not read)."""
+    mesh = start_mesh(
+        services={"catalog": 1}, gateway=True, policy=rate_limited_policy(per_address=TWO_CALLS)
+    )
+    base_url = f"http://127.0.0.1:{mesh.topology.gateway_port}"
+    transport = httpx.HTTPTransport(local_address="127.0.3.1")
+    with (
+        fake_web(mesh.topology.web_port),
+        httpx.Client(base_url=base_url, transport=transport) as client,
+    ):
+        pages = [client.get("/shop/") for _ in range(2)]
+        over = client.get("/web-static/site.css")
+        api_call = client.get("/v1/products/SKU-1")  # the same address' bucket
+        customer = client.get("/v1/products/SKU-1", headers=bearer(mesh, "customer"))
+
+    assert [r.status_code for r in pages] == [200, 200]
+    assert over.status_code == api_call.status_code == 429
+    assert customer.status_code == 200

@@ -98,9 +98,11 @@ def test_the_gateway_serves_every_exposed_service_running_or_not(tmp_path: Path)
         for c in config["static_resources"]["clusters"]
     }
     exposed = {name for name, s in load_contracts().items() if s.exposed}
-    assert set(clusters) == exposed
+    assert set(clusters) == exposed | {"web"}  # and the web pages' process
     assert len(clusters["catalog"]) == 2
-    assert all(not endpoints for name, endpoints in clusters.items() if name != "catalog")
+    assert all(not clusters[name] for name in exposed - {"catalog"})
+    [web] = clusters["web"]
+    assert web["endpoint"]["address"]["socket_address"]["port_value"] == topology.web_port
 
 
 def test_only_methods_the_contract_declares_idempotent_are_retried() -> None:

@@ -79,7 +79,7 @@ def stack_processes(topology: Topology) -> list[str]:
     """Live processes that belong to the stack: they run in (or name) its state directory,
     or take one of its ports as an argument."""
     state_dir = str(topology.state_dir)
-    ports = {str(p) for p in range(topology.base_port, topology.base_port + 6)}
+    ports = {str(p) for p in range(topology.base_port, topology.web_port + 1)}
     found = []
     for proc in psutil.process_iter(["pid", "cmdline", "cwd", "status"]):
         if proc.info["status"] == psutil.STATUS_ZOMBIE:

@@ -31,9 +31,9 @@ def topology() -> Iterator[Topology]:
 def test_up_then_down_leaves_no_process(topology: Topology) -> None:
     with running_stack(topology):
         pids = recorded_pids(run_state(topology))
-        # The supervisor, postgres, nats, the SMTP sink and the gateway; each instance and
-        # its sidecar.
-        assert len(pids) == 5 + 2 * len(topology.instances())
+        # The supervisor, postgres, nats, the SMTP sink, the gateway and the web process;
+        # each instance and its sidecar.
+        assert len(pids) == 6 + 2 * len(topology.instances())
 
         result = shop(topology, "down")
 

@@ -26,7 +26,7 @@ def stack() -> Iterator[Stack]:
 
 
 def test_up_prints_a_line_per_component_and_calls_that_work_as_printed(stack: Stack) -> None:
-    for name in ("postgres", "nats", "catalog-1", "catalog-1-sidecar", "gateway"):
+    for name in ("postgres", "nats", "catalog-1", "catalog-1-sidecar", "gateway", "web"):
         assert any(line.split()[:2] == ["ok", name] for line in stack.output.splitlines())
     calls = [
         line.strip()
@@ -57,7 +57,8 @@ def test_status_reports_every_component_healthy_with_signals(stack: Stack) -> No
     by_name = {c["name"]: c for c in report["components"]}
     instances = {i.name for i in stack.topology.instances()}
     sidecars = {f"{name}-sidecar" for name in instances}
-    assert set(by_name) == {"postgres", "nats", "smtp-sink", "gateway", *instances, *sidecars}
+    infrastructure = {"postgres", "nats", "smtp-sink", "gateway", "web"}
+    assert set(by_name) == {*infrastructure, *instances, *sidecars}
     catalog_1 = stack.topology.instances("catalog")[0]
     assert by_name["catalog-1"]["address"] == f"127.0.0.1:{catalog_1.app_port}"
     assert by_name["catalog-1"]["signals"]["calls"] >= 1  # at least the seed SKU lookup

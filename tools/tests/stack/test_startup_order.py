@@ -55,6 +55,9 @@ class Recording(Supervisor):
     async def _start_gateway(self, config: Path) -> None:
         self.events.append("gateway")
 
+    async def _start_web(self) -> None:
+        self.events.append("web")
+
     def _check_ports_free(self) -> None:
         pass
 
@@ -75,3 +78,6 @@ def test_services_migrate_together_and_each_starts_its_instances_once_migrated(
     for instance in supervisor.topology.instances():
         assert events.index(f"{instance.service}-migrated") < events.index(instance.name)
         assert events.index(f"{instance.name}-sidecar") < events.index(instance.name)
+    # After the mesh is written (NATS starts once it is): the web process signs with the
+    # key the gateway's config holds.
+    assert events.index("nats") < events.index("web")

@@ -27,6 +27,13 @@ The gateway also serves the API's description: the generated OpenAPI document at
 from files when the config loads (no other process to run, nothing fetched at run time).
 On those routes the transcoder and rbac are off: they are not API methods.
 
+It routes the web pages to the web process (shopweb: the storefront under /shop/, the
+operations console under /console/, the development sign-in, their static files, and "/",
+which redirects to the storefront), plain HTTP/1.1 on loopback. Those routes are not API
+methods either: no transcoder, no token (jwt_authn and rbac off; a page is not data, and
+the pages call the REST API themselves with the visitor's token), but they count towards
+the rate limits like an anonymous call, per client address.
+
 The REST surface is the contracts', whatever runs: a service that is not deployed in this
 stack answers every method UNAVAILABLE "service <name> is not deployed in this stack"
 (HTTP 503 with a JSON google.rpc.Status), never 404; its customer and admin methods still
@@ -53,6 +60,7 @@ from shoptools.mesh.envoy import (
     listener,
     service_cluster,
     service_routes,
+    socket_address,
 )
 from shoptools.mesh.jwt import jwks
 from shoptools.mesh.policy import GATEWAY, MeshPolicy, TokenBucket
@@ -70,6 +78,10 @@ ANONYMOUS_KEY = "anonymous"
 UNAVAILABLE = 14  # google.rpc.Code
 OPENAPI_PATH = "/openapi.json"
 REFERENCE_PATH = "/docs/"
+WEB_CLUSTER = "web"
+# The web process's paths (each with everything under it) and exactly "/".
+WEB_PREFIXES = ("/shop", "/console", "/signin", "/signout", "/web-static")
+WEB_TIMEOUT_S = 30.0  # a console page gathers several API calls
 # Envoy refuses a direct response body larger than this (default 4 KiB); Swagger UI's
 # bundle is about 1.7 MB.
 MAX_STATIC_BODY_BYTES = 8 * 1024 * 1024
@@ -77,10 +89,10 @@ MAX_STATIC_BODY_BYTES = 8 * 1024 * 1024
 
 def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
     """The gateway's Envoy config: the REST surface of every service the contracts expose,
-    in front of the instances of those that run."""
+    in front of the instances of those that run, and the web pages."""
     services = [s for s in policy.contracts.values() if s.exposed]
     methods = [m for s in services for m in s.methods.values() if m.access is not Access.INTERNAL]
-    routes = _description_routes() + [
+    api_routes = [
         route
         for s in services
         for route in (
@@ -89,6 +101,7 @@ def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
             else [_not_deployed(s)]
         )
     ]
+    routes = _description_routes() + _web_routes() + api_routes
     hcm = http_connection_manager(
         "gateway",
         {
@@ -118,7 +131,10 @@ def render_gateway(topology: Topology, policy: MeshPolicy) -> Config:
         GATEWAY,
         topology.gateway_admin_port,
         [listener("gateway", topology.gateway_port, hcm)],
-        [service_cluster(topology, policy, s, GATEWAY) for s in services],
+        [
+            *(service_cluster(topology, policy, s, GATEWAY) for s in services),
+            _web_cluster(topology),
+        ],
     )
 
 
@@ -202,13 +218,7 @@ def _description_routes() -> list[Config]:
             "application/javascript",
         ),
     }
-    not_an_api_method = {
-        f"envoy.filters.http.{name}": {
-            "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
-            "disabled": True,
-        }
-        for name in ("grpc_json_transcoder", "rbac")
-    }
+    not_an_api_method = _not_an_api_method("grpc_json_transcoder", "rbac")
     routes: list[Config] = [
         {
             "match": {"path": path},
@@ -231,6 +241,49 @@ def _description_routes() -> list[Config]:
         }
     )
     return routes
+
+
+def _not_an_api_method(*filters: str) -> Config:
+    """Per-route configuration that turns these gateway filters off."""
+    return {
+        f"envoy.filters.http.{name}": {
+            "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+            "disabled": True,
+        }
+        for name in filters
+    }
+
+
+def _web_routes() -> list[Config]:
+    """The pages' paths to the web process. path_separated_prefix: /shop and /shop/...,
+    never the gRPC paths /shop.catalog.v1..., which share the text "/shop"."""
+    matches: list[Config] = [{"path": "/"}]
+    matches += [{"path_separated_prefix": prefix} for prefix in WEB_PREFIXES]
+    return [
+        {
+            "match": match,
+            "route": {"cluster": WEB_CLUSTER, "timeout": duration(WEB_TIMEOUT_S)},
+            "typed_per_filter_config": _not_an_api_method(
+                "grpc_json_transcoder", "jwt_authn", "rbac"
+            ),
+        }
+        for match in matches
+    ]
+
+
+def _web_cluster(topology: Topology) -> Config:
+    """The web process: plain HTTP/1.1 on loopback (it is not in the mesh)."""
+    return {
+        "name": WEB_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": WEB_CLUSTER,
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": socket_address(topology.web_port)}}]}
+            ],
+        },
+    }
 
 
 def _not_deployed(service: Service) -> Config:

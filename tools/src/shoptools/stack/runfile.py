@@ -24,7 +24,7 @@ STACK_STARTING, STACK_READY, STACK_FAILED, STACK_STOPPING = (
 @dataclass
 class Component:
     name: str  # "postgres", "nats", "catalog-1", "catalog-1-sidecar", "gateway", ...
-    kind: str  # postgres | nats | smtp | service | sidecar | gateway | task
+    kind: str  # postgres | nats | smtp | web | service | sidecar | gateway | task
     address: str  # where to reach it ("" for tasks)
     log: str  # its log file
     state: str = PENDING

@@ -127,6 +127,8 @@ def probe(topology: Topology, component: Component) -> bool:
         return http_ok(nats.health_url(topology))
     if component.kind == "smtp":
         return smtp_sink.accepts_sync(topology.smtp_port)
+    if component.kind == "web":  # the storefront and console (python -m shopweb)
+        return http_ok(f"{component.address}/healthz")
     return http_ok(f"http://{component.metrics}/ready")  # an Envoy's admin endpoint
 
 

@@ -190,6 +190,8 @@ class Supervisor:
             *(self._start_service(service, configs) for service in topology.services),
             *(self._start_sidecar(c, configs[c.name]) for c in topology.client_sidecars()),
             self._start_gateway(configs["gateway"]),
+            # After the mesh: the sign-in page signs with the key the gateway's config holds.
+            self._start_web(),
         )
 
     async def _start_service(self, service: str, configs: Mapping[str, Path]) -> None:
@@ -250,6 +252,31 @@ class Supervisor:
         ]
         spec = ProcessSpec("smtp-sink", command, log_file, self._cwd())
         await self._launch(ProcessUnit(record, spec, lambda: smtp_sink.accepts(port)))
+
+    async def _start_web(self) -> None:
+        """The storefront and the operations console (shopweb), behind the gateway: it
+        calls the REST API through the gateway like any client, and signs development
+        tokens with the stack's key (its sign-in page)."""
+        topology = self.topology
+        log_file = topology.log_dir / "web.log"
+        address = f"http://127.0.0.1:{topology.web_port}"
+        record = self._add(Component("web", "web", address, str(log_file)))
+        command = [
+            sys.executable,
+            "-m",
+            "shopweb",
+            "serve",
+            "--port",
+            str(topology.web_port),
+            "--gateway-url",
+            f"http://127.0.0.1:{topology.gateway_port}",
+            "--dev-identity-pki-dir",
+            str(topology.pki_dir),
+            "--stack-state-dir",
+            str(topology.state_dir),
+        ]
+        spec = ProcessSpec("web", command, log_file, self._cwd(), env={"PYTHONUNBUFFERED": "1"})
+        await self._launch(ProcessUnit(record, spec, lambda: http_ok_async(f"{address}/healthz")))
 
     async def _write_mesh(self, configs: dict[str, Path]) -> None:
         with self._task("mesh", "") as record:
