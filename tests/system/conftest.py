@@ -7,6 +7,9 @@ SearchProducts timeout, a small circuit breaker) and injected faults: catalog-2 
 every call UNAVAILABLE, catalog-1 holds each SearchProducts far beyond its timeout.
 `full_stack`: every service once, orders included, for the order tests (test_orders_*),
 with the gateway's rate limits lifted: they poll orders through it.
+
+The browser fixtures (browser.py: `web_url`, `browser`, `page`, `phone_page`, `sign_in`,
+`check_accessibility`, `screenshot`) drive the web pages of `full_stack`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,29 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .browser import (
+    browser,
+    check_accessibility,
+    page,
+    phone_page,
+    pytest_runtest_makereport,
+    screenshot,
+    sign_in,
+    web_url,
+)
 from .harness import ROOT, Stack, running_stack
+
+# browser.py's fixtures and hook: pytest registers what a conftest module holds.
+__all__ = [
+    "browser",
+    "check_accessibility",
+    "page",
+    "phone_page",
+    "pytest_runtest_makereport",
+    "screenshot",
+    "sign_in",
+    "web_url",
+]
 
 SEARCH_TIMEOUT_S = 2.0
 SEARCH_DELAY_S = 10 * SEARCH_TIMEOUT_S

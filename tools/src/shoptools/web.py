@@ -1,5 +1,6 @@
 """The npm packages Shopmesh vendors (tools/web/): Swagger UI for the API reference page
-the gateway serves, and @redocly/cli to lint the OpenAPI document.
+the gateway serves, @redocly/cli to lint the OpenAPI document, and axe-core, which the
+browser tests inject into the web pages to check their accessibility.
 
 Pinned by tools/web/package.json and package-lock.json (committed); installed with
 `npm ci` into tools/web/node_modules/ (git-ignored) on first use and again whenever the
@@ -48,6 +49,12 @@ def ensure_installed(web_dir: Path = WEB_DIR) -> None:
 def redocly() -> Path:
     """The @redocly/cli entry point (run it with node)."""
     return NODE_MODULES / "@redocly" / "cli" / "bin" / "cli.js"
+
+
+def axe_core() -> Path:
+    """axe-core's browser bundle (axe.min.js), installed first if it is not yet."""
+    ensure_installed()
+    return NODE_MODULES / "axe-core" / "axe.min.js"
 
 
 def lint_openapi(document: Path) -> subprocess.CompletedProcess[str]:
