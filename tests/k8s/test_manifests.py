@@ -96,13 +96,36 @@ def test_every_service_of_the_contracts_is_deployed(overlay: tuple[str, list[Obj
         h["spec"]["scaleTargetRef"]["name"]
         for h in of_kind(objects, "HorizontalPodAutoscaler").values()
     }
-    assert autoscaled == {*SERVICES, "gateway"}
+    assert autoscaled == {*SERVICES, "gateway", "web"}
     for service in SERVICES:
         deployment = of_kind(objects, "Deployment")[service]
         assert pod_spec(deployment)["serviceAccountName"] == service  # its mesh identity
         (port,) = of_kind(objects, "Service")[service]["spec"]["ports"]
         assert port["appProtocol"] == "kubernetes.io/h2c"
         assert port["targetPort"] == "grpc"
+
+
+def test_the_web_pages_are_deployed_and_sign_in_only_in_development(
+    overlay: tuple[str, list[Object]],
+) -> None:
+    """The storefront and console run in every overlay, behind the gateway; only the
+    development overlays give them the signing key (and so a sign-in page)."""
+    name, objects = overlay
+    web = of_kind(objects, "Deployment")["web"]
+    (container,) = pod_spec(web)["containers"]
+    assert _env(container)["SHOP_SERVICE"]["value"] == "shopweb"
+    assert container["image"].rsplit(":", 1)[0].endswith("/shopmesh-web")  # `web` target
+    (port,) = of_kind(objects, "Service")["web"]["spec"]["ports"]
+    assert port["appProtocol"] == "http"
+    secrets = {v["secret"]["secretName"] for v in pod_spec(web)["volumes"] if "secret" in v}
+    signs_in = "--dev-identity-pki-dir" in container["args"]
+    if name == "production":
+        assert not signs_in
+        assert not secrets
+        assert "--secure-cookies" in container["args"]
+    else:
+        assert signs_in
+        assert secrets == {"shop-jwt-signing"}
 
 
 def _env(container: Object) -> dict[str, Object]:

@@ -14,7 +14,9 @@ Changed, because in the cluster the gateway's Linkerd proxy is its outbound side
 - it listens on every address, and a probes listener answers the kubelet's `/ready` from
   Envoy's admin, which itself stays on loopback;
 - routes that answer with a file of the checkout (the API description pages) are left
-  out: the files are not in Envoy's image, and larger than a ConfigMap may be.
+  out: the files are not in Envoy's image, and larger than a ConfigMap may be;
+- the web pages go to the `web` Service (plain HTTP/1.1; Linkerd's proxy adds mutual TLS
+  like for every other call).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from shoptools.mesh.envoy import Config, http_connection_manager
-from shoptools.mesh.gateway import JWT_PROVIDER, render_gateway
+from shoptools.mesh.gateway import JWT_PROVIDER, WEB_CLUSTER, render_gateway
 from shoptools.mesh.linkerd import GRPC_PORT
 from shoptools.mesh.policy import MeshPolicy
 from shoptools.topology import Topology
@@ -33,6 +35,7 @@ from shoptools.topology import Topology
 GATEWAY_PORT = 8080
 PROBES_PORT = 8081
 ADMIN_PORT = 9901
+WEB_SERVICE_PORT = 80  # the web process's Service
 JWKS_FILE = "/etc/shop/jwt/jwks.json"
 CONFIG_FILE = "envoy.json"
 
@@ -73,12 +76,15 @@ def _serves_a_local_file(route: Config) -> bool:
 
 
 def _cluster(local: Config, namespace: str) -> Config:
+    """A local cluster at its Service's DNS name: a service's gRPC port (h2c, with its
+    circuit breakers), or the web process's HTTP port."""
     name = local["name"]
+    port = WEB_SERVICE_PORT if name == WEB_CLUSTER else GRPC_PORT
+    kept = ("lb_policy", "typed_extension_protocol_options", "circuit_breakers")
     return {
         "name": name,
         "type": "STRICT_DNS",
         "connect_timeout": local["connect_timeout"],
-        "lb_policy": local["lb_policy"],
         "load_assignment": {
             "cluster_name": name,
             "endpoints": [
@@ -89,7 +95,7 @@ def _cluster(local: Config, namespace: str) -> Config:
                                 "address": {
                                     "socket_address": {
                                         "address": service_address(name, namespace),
-                                        "port_value": GRPC_PORT,
+                                        "port_value": port,
                                     }
                                 }
                             }
@@ -98,8 +104,7 @@ def _cluster(local: Config, namespace: str) -> Config:
                 }
             ],
         },
-        "typed_extension_protocol_options": local["typed_extension_protocol_options"],
-        "circuit_breakers": local["circuit_breakers"],
+        **{key: local[key] for key in kept if key in local},
     }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from shoptools.identity import NAMESPACE
-from shoptools.k8s import workloads
+from shoptools.k8s import web, workloads
 from shoptools.mesh import linkerd
 from shoptools.mesh.policy import MeshPolicy, load_policy
 from shoptools.services import checkout_root, deployable_services
@@ -40,6 +40,7 @@ def render(policy: MeshPolicy, services: Sequence[str]) -> dict[str, list[dict[s
             o for service in contracts for o in workloads.service_objects(service, NAMESPACE)
         ],
         "gateway.yaml": workloads.gateway_objects(policy, list(services), NAMESPACE),
+        "web.yaml": web.web_objects(NAMESPACE),
         "postgres.yaml": workloads.postgres_objects(list(DATABASES)),
         "nats.yaml": workloads.nats_objects(policy, NAMESPACE),
         "mesh-policy.yaml": [
@@ -52,6 +53,7 @@ def render(policy: MeshPolicy, services: Sequence[str]) -> dict[str, list[dict[s
 _SOURCES = {
     "services.yaml": "services/*/pyproject.toml and the contracts",
     "gateway.yaml": "mesh/policy.yaml and the contracts (shoptools.mesh.gateway)",
+    "web.yaml": "the storefront and console (shoptools.k8s.web)",
     "postgres.yaml": "the contracts (a database per context)",
     "nats.yaml": "mesh/policy.yaml's events section and the contracts",
     "mesh-policy.yaml": "mesh/policy.yaml and the contracts (shoptools.mesh.linkerd)",

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shoptools.k8s.workloads import JWT_SECRET, NATS_SECRET, POSTGRES_SECRET
-from shoptools.mesh.jwt import jwks
+from shoptools.k8s.workloads import JWT_SECRET, JWT_SIGNING_SECRET, NATS_SECRET, POSTGRES_SECRET
+from shoptools.mesh.jwt import jwks, signing_key_path
 from shoptools.mesh.pki import ca_certificate, write_private_file
 from shoptools.stack import nats_auth
 
@@ -63,6 +63,14 @@ def secret_objects(state: Path, databases: list[str], services: list[str]) -> li
         secret(POSTGRES_SECRET, {k: passwords[f"postgres/{k}"] for k in db_keys}),
         secret(NATS_SECRET, {u: passwords[f"nats/{u}"] for u in nats_users}),
         secret(JWT_SECRET, {"jwks.json": jwks(state / "pki")}),
+        # for the development sign-in only (k8s/components/dev-identity)
+        secret(
+            JWT_SIGNING_SECRET,
+            {
+                "jwt-signing.key": signing_key_path(state / "pki").read_text(),
+                "jwks.json": jwks(state / "pki"),
+            },
+        ),
     ]
 
 

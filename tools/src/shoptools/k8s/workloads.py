@@ -34,6 +34,8 @@ COMPONENT = "app.kubernetes.io/component"
 POSTGRES_SECRET = "shop-postgres"  # key "postgres" (superuser), one key per database
 NATS_SECRET = "shop-nats"  # one key per NATS user
 JWT_SECRET = "shop-jwt"  # key jwks.json, the gateway's token verification keys
+# keys jwt-signing.key and jwks.json: the development sign-in's (never in production)
+JWT_SIGNING_SECRET = "shop-jwt-signing"
 SECRETS = (POSTGRES_SECRET, NATS_SECRET, JWT_SECRET)
 APP_UID = 10001  # the image's user (Containerfile)
 POSTGRES_PORT = 5432
@@ -88,7 +90,7 @@ def _secret_env(name: str, secret: str, key: str) -> Object:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def _service_account(name: str, component: str) -> Object:
+def service_account(name: str, component: str) -> Object:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -98,7 +100,7 @@ def _service_account(name: str, component: str) -> Object:
     }
 
 
-def _pdb(name: str, component: str) -> Object:
+def pdb(name: str, component: str) -> Object:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
@@ -107,7 +109,7 @@ def _pdb(name: str, component: str) -> Object:
     }
 
 
-def _hpa(name: str, component: str) -> Object:
+def hpa(name: str, component: str) -> Object:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -146,7 +148,42 @@ def _spread_from_peers(name: str) -> Object:
     }
 
 
-def _tmp_volume() -> Object:
+def deployment(name: str, component: str, pod: Object) -> Object:
+    """A Deployment of one replica (the overlays scale it) that never goes below its
+    replicas during a rollout, with `pod` as its pod spec."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels(name, component)},
+        "spec": {
+            "replicas": 1,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": {NAME_LABEL: name}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {"metadata": {"labels": labels(name, component)}, "spec": pod},
+        },
+    }
+
+
+def pod(name: str, containers: list[Object], volumes: list[Object], **more: Any) -> Object:
+    """A pod spec as every workload of ours has it: its ServiceAccount (its identity), no
+    API token, non-root, spread from its peers, with `more` (init containers)."""
+    return {
+        "serviceAccountName": name,
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security(APP_UID),
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
+        "affinity": _spread_from_peers(name),
+        **more,
+        "containers": containers,
+        "volumes": volumes,
+    }
+
+
+def tmp_volume() -> Object:
     return {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
 
 
@@ -210,57 +247,31 @@ def service_objects(service: Service, namespace: str) -> list[Object]:
         "securityContext": container_security(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels(name, "service")},
-        "spec": {
-            "replicas": 1,
-            "revisionHistoryLimit": 3,
-            "selector": {"matchLabels": {NAME_LABEL: name}},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-            },
-            "template": {
-                "metadata": {"labels": labels(name, "service")},
-                "spec": {
-                    "serviceAccountName": name,
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security(APP_UID),
-                    "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
-                    "affinity": _spread_from_peers(name),
-                    "initContainers": [
-                        {
-                            "name": "migrate",
-                            **container,
-                            # Only what `migrate` reads: who it is, and its database.
-                            "env": [e for e in env if e["name"] in MIGRATE_ENV],
-                            "args": ["migrate"],
-                            "resources": resources("100m", "128Mi", "1", "256Mi"),
-                        }
-                    ],
-                    "containers": [
-                        {
-                            "name": name,
-                            **container,
-                            "args": ["serve"],
-                            "ports": [{"name": GRPC_PORT_NAME, "containerPort": GRPC_PORT}],
-                            "resources": resources("100m", "192Mi", "1", "512Mi"),
-                            # Up to 5 minutes to start (a first seed), then health every
-                            # 5 s for readiness. Liveness forgives a minute of NOT_SERVING:
-                            # an instance waiting for its database recovers on its own.
-                            "startupProbe": _grpc_probe(service, 5, 60),
-                            "readinessProbe": _grpc_probe(service, 5, 2),
-                            "livenessProbe": _grpc_probe(service, 10, 6),
-                            "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_S}}},
-                        }
-                    ],
-                    "volumes": [_tmp_volume()],
-                },
-            },
-        },
+    migrate = {
+        "name": "migrate",
+        **container,
+        # Only what `migrate` reads: who it is, and its database.
+        "env": [e for e in env if e["name"] in MIGRATE_ENV],
+        "args": ["migrate"],
+        "resources": resources("100m", "128Mi", "1", "256Mi"),
     }
+    serve = {
+        "name": name,
+        **container,
+        "args": ["serve"],
+        "ports": [{"name": GRPC_PORT_NAME, "containerPort": GRPC_PORT}],
+        "resources": resources("100m", "192Mi", "1", "512Mi"),
+        # Up to 5 minutes to start (a first seed), then health every 5 s for readiness.
+        # Liveness forgives a minute of NOT_SERVING: an instance waiting for its database
+        # recovers on its own.
+        "startupProbe": _grpc_probe(service, 5, 60),
+        "readinessProbe": _grpc_probe(service, 5, 2),
+        "livenessProbe": _grpc_probe(service, 10, 6),
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_S}}},
+    }
+    workload = deployment(
+        name, "service", pod(name, [serve], [tmp_volume()], initContainers=[migrate])
+    )
     k8s_service = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -278,11 +289,11 @@ def service_objects(service: Service, namespace: str) -> list[Object]:
         },
     }
     return [
-        _service_account(name, "service"),
+        service_account(name, "service"),
         k8s_service,
-        deployment,
-        _pdb(name, "service"),
-        _hpa(name, "service"),
+        workload,
+        pdb(name, "service"),
+        hpa(name, "service"),
     ]
 
 
@@ -305,71 +316,46 @@ def gateway_objects(policy: MeshPolicy, services: list[str], namespace: str) -> 
             "failureThreshold": failures,
         }
 
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": GATEWAY, "labels": labels(GATEWAY, "gateway")},
-        "spec": {
-            "replicas": 1,
-            "revisionHistoryLimit": 3,
-            "selector": {"matchLabels": {NAME_LABEL: GATEWAY}},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-            },
-            "template": {
-                "metadata": {"labels": labels(GATEWAY, "gateway")},
-                "spec": {
-                    "serviceAccountName": GATEWAY,
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security(APP_UID),
-                    "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
-                    "affinity": _spread_from_peers(GATEWAY),
-                    "containers": [
-                        {
-                            "name": "envoy",
-                            "image": ENVOY_IMAGE,
-                            "imagePullPolicy": "IfNotPresent",
-                            "command": ["envoy"],
-                            "args": [
-                                "-c",
-                                f"/etc/envoy/{cluster_gateway.CONFIG_FILE}",
-                                "--concurrency",
-                                "2",
-                                "-l",
-                                "warning",
-                                # Stop accepting, let calls in flight finish: Envoy's drain.
-                                "--drain-time-s",
-                                "15",
-                                "--drain-strategy",
-                                "immediate",
-                            ],
-                            "ports": [
-                                {"name": "http", "containerPort": cluster_gateway.GATEWAY_PORT},
-                                {"name": "probes", "containerPort": cluster_gateway.PROBES_PORT},
-                            ],
-                            "resources": resources("100m", "128Mi", "2", "512Mi"),
-                            "securityContext": container_security(),
-                            "startupProbe": probe(2, 30),
-                            "readinessProbe": probe(5, 2),
-                            "livenessProbe": probe(10, 6),
-                            "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_S}}},
-                            "volumeMounts": [
-                                {"name": "config", "mountPath": "/etc/envoy", "readOnly": True},
-                                {"name": "jwt", "mountPath": "/etc/shop/jwt", "readOnly": True},
-                                {"name": "tmp", "mountPath": "/tmp"},
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": "gateway-envoy"}},
-                        {"name": "jwt", "secret": {"secretName": JWT_SECRET}},
-                        _tmp_volume(),
-                    ],
-                },
-            },
-        },
+    envoy = {
+        "name": "envoy",
+        "image": ENVOY_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["envoy"],
+        "args": [
+            "-c",
+            f"/etc/envoy/{cluster_gateway.CONFIG_FILE}",
+            "--concurrency",
+            "2",
+            "-l",
+            "warning",
+            # Stop accepting, let calls in flight finish: Envoy's drain.
+            "--drain-time-s",
+            "15",
+            "--drain-strategy",
+            "immediate",
+        ],
+        "ports": [
+            {"name": "http", "containerPort": cluster_gateway.GATEWAY_PORT},
+            {"name": "probes", "containerPort": cluster_gateway.PROBES_PORT},
+        ],
+        "resources": resources("100m", "128Mi", "2", "512Mi"),
+        "securityContext": container_security(),
+        "startupProbe": probe(2, 30),
+        "readinessProbe": probe(5, 2),
+        "livenessProbe": probe(10, 6),
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_S}}},
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/envoy", "readOnly": True},
+            {"name": "jwt", "mountPath": "/etc/shop/jwt", "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
     }
+    volumes = [
+        {"name": "config", "configMap": {"name": "gateway-envoy"}},
+        {"name": "jwt", "secret": {"secretName": JWT_SECRET}},
+        tmp_volume(),
+    ]
+    workload = deployment(GATEWAY, "gateway", pod(GATEWAY, [envoy], volumes))
     service = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -380,12 +366,12 @@ def gateway_objects(policy: MeshPolicy, services: list[str], namespace: str) -> 
         },
     }
     return [
-        _service_account(GATEWAY, "gateway"),
+        service_account(GATEWAY, "gateway"),
         config_map,
         service,
-        deployment,
-        _pdb(GATEWAY, "gateway"),
-        _hpa(GATEWAY, "gateway"),
+        workload,
+        pdb(GATEWAY, "gateway"),
+        hpa(GATEWAY, "gateway"),
     ]
 
 
@@ -511,7 +497,7 @@ def postgres_objects(databases: list[str]) -> list[Object]:
                     ],
                     "volumes": [
                         {"name": "run", "emptyDir": {}},
-                        _tmp_volume(),
+                        tmp_volume(),
                         {"name": "init", "configMap": {"name": "postgres-init"}},
                     ],
                 },
@@ -520,7 +506,7 @@ def postgres_objects(databases: list[str]) -> list[Object]:
         },
     }
     return [
-        _service_account(name, "database"),
+        service_account(name, "database"),
         init,
         _headless(name, "database", [("postgres", POSTGRES_PORT)]),
         _client_service(name, "database", [("postgres", POSTGRES_PORT)], opaque=True),
@@ -799,13 +785,13 @@ def nats_objects(policy: MeshPolicy, namespace: str) -> list[Object]:
         },
     }
     return [
-        _service_account(name, "broker"),
-        _service_account("nats-admin", "broker"),
+        service_account(name, "broker"),
+        service_account("nats-admin", "broker"),
         config,
         streams,
         _headless(name, "broker", [("client", NATS_PORT), ("cluster", NATS_CLUSTER_PORT)]),
         _client_service(name, "broker", [("client", NATS_PORT)], opaque=True),
         statefulset,
-        _pdb(name, "broker"),
+        pdb(name, "broker"),
         job,
     ]

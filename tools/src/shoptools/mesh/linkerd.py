@@ -223,9 +223,10 @@ def _outbound_route(policy: MeshPolicy, method: Method) -> Resource:
 
 
 def render_edge(services: Iterable[str]) -> list[Resource]:
-    """The gateway's public port (anyone may connect: it authenticates with JWTs itself)
-    and the data stores' ports: Postgres and NATS take connections from the services'
-    identities only, and NATS' cluster port from its own peers."""
+    """The gateway's public port (anyone may connect: it authenticates with JWTs itself),
+    the web pages' port (the gateway's identity only), and the data stores' ports:
+    Postgres and NATS take connections from the services' identities only, and NATS'
+    cluster port from its own peers."""
     identities = sorted(services)
 
     def server(name: str, app: str, port: str, protocol: str) -> Resource:
@@ -255,6 +256,9 @@ def render_edge(services: Iterable[str]) -> list[Resource]:
     return [
         server("gateway-http", GATEWAY, "http", "unknown"),
         _server_authorization("gateway-http", "gateway-http", "NetworkAuthentication"),
+        # the storefront and console: their pages come through the gateway only
+        server("web-http", "web", "http", "HTTP/1"),
+        *mesh_clients("web-http", [GATEWAY]),
         server("postgres", "postgres", "postgres", "opaque"),
         *mesh_clients("postgres", identities),
         server("nats-client", "nats", "client", "opaque"),
