@@ -167,7 +167,9 @@ def test_a_stack_without_audit_says_so(tmp_path: Path) -> None:
 
 
 def test_shop_audit_is_a_command_of_shop(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shoptools.shop.cli._running_topology", lambda state_dir: stack.topology)
+    monkeypatch.setattr(
+        "shoptools.stack.runfile.running_topology", lambda state_dir: stack.topology
+    )
     stack.audit.verification = pb.VerifyChainResponse(intact=True, head_hash=HEAD)
 
     assert main(["audit", "verify", "--state-dir", str(stack.topology.state_dir)]) == 0

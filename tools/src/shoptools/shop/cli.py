@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - a return per 
     state_dir = (args.state_dir or _default_state_dir()).resolve()
     if args.command in ("up", "supervise"):
         return _start(args, state_dir)
-    topology = _running_topology(state_dir)
+    topology = runfile.running_topology(state_dir)
     if args.command == "down":
         return stack.down(topology, sys.stdout)
     if args.command == "status":
@@ -126,7 +126,7 @@ def _keep_or_replace(running: RunState, wanted: Supervisor, *, foreground: bool)
         f"The stack runs as {_shape(running)}; restarting it as {_shape(wanted.state)} "
         f"(its data in {stack.shown(topology.state_dir)} is kept)."
     )
-    stack.down(_running_topology(topology.state_dir), sys.stdout)
+    stack.down(runfile.running_topology(topology.state_dir), sys.stdout)
     return None
 
 
@@ -316,19 +316,6 @@ def _clients(identities: list[str], services: dict[str, int]) -> tuple[str, ...]
         if identity in services:
             raise SystemExit(f"--client {identity!r}: that service runs; call as its instances")
     return tuple(dict.fromkeys(identities))
-
-
-def _running_topology(state_dir: Path) -> Topology:
-    """The running stack's ports come from its run file (it may use another base port)."""
-    state = runfile.load(Topology(state_dir=state_dir).run_file)
-    if state is None:
-        return Topology(state_dir=state_dir)
-    return Topology(
-        state_dir=state_dir,
-        base_port=state.base_port,
-        services=state.services,
-        clients=tuple(state.clients),
-    )
 
 
 def _mail(topology: Topology, *, to: str | None, last: int) -> int:

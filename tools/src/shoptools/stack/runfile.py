@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shoptools.topology import Topology
+
 # Component states, in the order a healthy start passes through them.
 PENDING, STARTING, HEALTHY, DONE = "pending", "starting", "healthy", "done"
 RESTARTING, FAILED, STOPPED = "restarting", "failed", "stopped"
@@ -71,3 +73,17 @@ def load(path: Path) -> RunState | None:
         return None
     components = [Component(**c) for c in raw.pop("components")]
     return RunState(**raw, components=components)
+
+
+def running_topology(state_dir: Path) -> Topology:
+    """The stack running in `state_dir` as its supervisor started it: its ports come from
+    its run file (it may use another base port); the default topology when none runs."""
+    state = load(Topology(state_dir=state_dir).run_file)
+    if state is None:
+        return Topology(state_dir=state_dir)
+    return Topology(
+        state_dir=state_dir,
+        base_port=state.base_port,
+        services=state.services,
+        clients=tuple(state.clients),
+    )

@@ -21,10 +21,10 @@ from starlette.responses import RedirectResponse, Response
 from shop.common.v1 import event_pb2
 from shoptools.stack import deadletters as stack_deadletters
 from shoptools.stack import nats as stack_nats
+from shoptools.stack import runfile
 from shoptools.topology import Topology
 from shopweb.app import render
 from shopweb.console.guard import admin_only
-from shopweb.console.topology import running_topology
 from shopweb.settings import WebSettings
 
 NATS_TIMEOUT_S = 5.0
@@ -39,7 +39,7 @@ def _topology(request: Request) -> Topology | None:
     settings: WebSettings = request.app.state.settings
     if settings.stack_state_dir is None:
         return None
-    return running_topology(settings.stack_state_dir)
+    return runfile.running_topology(settings.stack_state_dir)
 
 
 def _listed(topology: Topology) -> list[dict[str, Any]]:

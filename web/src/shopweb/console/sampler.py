@@ -18,10 +18,9 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from shoptools.stack import status
+from shoptools.stack import runfile, status
 from shoptools.topology import Topology
 from shopweb.console.series import Sample
-from shopweb.console.topology import running_topology
 from shopweb.settings import WebSettings
 
 SAMPLE_EVERY_S = 5.0
@@ -72,7 +71,7 @@ class Sampler:
     async def sample(self) -> None:
         """One report, taken in a worker thread: collect blocks (it probes every
         component and runs its own event loop for gRPC health and NATS)."""
-        topology = running_topology(self.state_dir)
+        topology = runfile.running_topology(self.state_dir)
         report = await asyncio.to_thread(self._collect, topology)
         self.samples.append(Sample(time.time(), report))
 
