@@ -116,6 +116,16 @@ def _open_page(
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     opened = context.new_page()
+    # What a visitor would not see but must not happen: a script that failed, or anything
+    # the pages' Content-Security-Policy refused (an inline script, another site's file).
+    broken: list[str] = []
+    opened.on("pageerror", lambda error: broken.append(f"script error: {error}"))
+    opened.on(
+        "console",
+        lambda message: (
+            broken.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     try:
         yield opened
         call = request.node.stash.get(PHASE_REPORTS, {}).get("call")
@@ -123,6 +133,7 @@ def _open_page(
             opened.screenshot(path=tmp_path / "failure.png", full_page=True)
     finally:
         context.close()
+    assert not broken, "\n".join(broken)
 
 
 def sign_in_as(page: Page, name: str, role: str = "customer", next_path: str = "/shop/") -> None:

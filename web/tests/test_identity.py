@@ -88,3 +88,12 @@ def test_an_expired_token_reads_as_signed_out(client: TestClient, pki: Path) -> 
     assert "Signed in as" not in client.get("/signin").text
     client.cookies.set(COOKIE, mint_token(pki, "dave", "customer"))
     assert "Signed in as" in client.get("/signin").text
+
+
+def test_every_page_forbids_other_sites_scripts_and_framing(client: TestClient) -> None:
+    for path in ("/signin", "/web-static/site.css", "/no-such-page"):
+        headers = client.get(path).headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert headers["x-content-type-options"] == "nosniff"

@@ -11,17 +11,30 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopweb.gateway import Gateway
 from shopweb.session import visitor
 from shopweb.settings import WebSettings
 
 PACKAGE = Path(str(files("shopweb")))
+# The pages load scripts, styles and pictures from this site only, and no other site may
+# frame them (clickjacking) or read where they came from.
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
 templates = Jinja2Templates(directory=PACKAGE / "templates")
 
 
@@ -46,6 +59,27 @@ async def _healthz(_: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+class SecurityHeaders:
+    """SECURITY_HEADERS on every response (a plain ASGI middleware: no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def create_app(settings: WebSettings, routes: list[BaseRoute] | None = None) -> Starlette:
     from shopweb import console, identity, storefront  # noqa: PLC0415 (they import render)
 
@@ -67,6 +101,6 @@ def create_app(settings: WebSettings, routes: list[BaseRoute] | None = None) -> 
         *identity.routes(settings),
         *(routes or []),
     ]
-    app = Starlette(routes=found, lifespan=lifespan)
+    app = Starlette(routes=found, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.settings = settings
     return app
