@@ -10,6 +10,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
@@ -21,6 +22,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopweb.gateway import Gateway
+from shopweb.oidc import OidcClient
 from shopweb.session import visitor
 from shopweb.settings import WebSettings
 
@@ -44,8 +46,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return templates.TemplateResponse(
         request,
         template,
-        {"visitor": visitor(request), "dev_identity": settings.dev_identity_pki_dir is not None}
-        | context,
+        {"visitor": visitor(request), "can_sign_in": settings.can_sign_in} | context,
         status_code=status_code,
     )
 
@@ -80,17 +81,24 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def create_app(settings: WebSettings, routes: list[BaseRoute] | None = None) -> Starlette:
+def create_app(
+    settings: WebSettings, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """The app; `transport` carries its HTTP calls (the gateway, the identity provider)
+    where a test answers them."""
     from shopweb import console, identity, storefront  # noqa: PLC0415 (they import render)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.gateway = Gateway(settings.gateway_url)
+        app.state.gateway = Gateway(settings.gateway_url, transport)
+        app.state.oidc = OidcClient(settings, transport) if settings.oidc else None
         try:
             async with console.lifespan(app):  # the stack view's sampler, from the start
                 yield
         finally:
             await app.state.gateway.close()
+            if app.state.oidc is not None:
+                await app.state.oidc.close()
 
     found: list[BaseRoute] = [
         Route("/", lambda _: RedirectResponse("/shop/", status_code=303)),
@@ -99,7 +107,6 @@ def create_app(settings: WebSettings, routes: list[BaseRoute] | None = None) -> 
         Mount("/shop", routes=storefront.routes()),
         Mount("/console", routes=console.routes()),
         *identity.routes(settings),
-        *(routes or []),
     ]
     app = Starlette(routes=found, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.settings = settings

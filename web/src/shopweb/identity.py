@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from shopweb import oidc
 from shopweb.app import render
 from shopweb.session import sign_in, sign_out
 from shopweb.settings import WebSettings
@@ -29,28 +30,25 @@ ROLES = ("customer", "admin")
 
 
 def routes(settings: WebSettings) -> list[BaseRoute]:
+    """/signout, and /signin from the identity provider if one is configured, else the
+    development one if its key is given, else none."""
     found: list[BaseRoute] = [Route("/signout", _sign_out, methods=["POST"])]
-    if settings.dev_identity_pki_dir is not None:
+    if settings.oidc is not None:
+        found += oidc.routes()
+    elif settings.dev_identity_pki_dir is not None:
         found.append(Route("/signin", _sign_in, methods=["GET", "POST"]))
     return found
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site, never another origin (an open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/shop/"
 
 
 async def _sign_in(request: Request) -> Response:
     settings: WebSettings = request.app.state.settings
     assert settings.dev_identity_pki_dir is not None
     if request.method == "GET":
-        return render(request, "signin.html", next=_safe_next(request.query_params.get("next")))
+        return render(request, "signin.html", next=oidc.safe_next(request.query_params.get("next")))
     form = await request.form()
     name = str(form.get("name", "")).strip().lower()
     role = str(form.get("role", "customer"))
-    target = _safe_next(str(form.get("next", "")))
+    target = oidc.safe_next(str(form.get("next", "")))
     errors = {}
     if not NAME.match(name):
         errors["name"] = "Letters, digits, '.', '_' or '-', starting with a letter or digit."
