@@ -176,6 +176,14 @@ async def execute(conn: AsyncConnection, query: Query, params: Mapping[str, Any]
     return cursor.rowcount
 
 
+async def execute_many(
+    conn: AsyncConnection, query: Query, params: Sequence[Mapping[str, Any]]
+) -> None:
+    """Runs a write `query` once per parameter set, pipelined by the driver."""
+    async with _driver(conn).cursor() as cursor:
+        await cursor.executemany(query.sql, params)
+
+
 def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[tuple[Any, ...]]:
     """The psycopg connection under an established SQLAlchemy one (no I/O, no greenlet)."""
     driver: psycopg.AsyncConnection[tuple[Any, ...]] = (

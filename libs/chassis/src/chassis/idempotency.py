@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
     func,
     select,
     update,
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import SchemaItem
 
+from chassis.db import Query, execute, fetch
 from chassis.domain import IdempotencyKeyReused
 
 TABLE_NAME = "idempotency_keys"
@@ -49,6 +51,21 @@ def idempotency_table(metadata: MetaData) -> Table:
 
 
 _keys = idempotency_table(MetaData())
+# Every command runs these: compiled once, run on the driver (chassis.db.Query).
+_CLAIM = Query(
+    insert(_keys)
+    .values(key=bindparam("key"), method=bindparam("method"), request_hash=bindparam("hash"))
+    .on_conflict_do_nothing(index_elements=[_keys.c.key])
+    .returning(_keys.c.key)
+)
+_STORED = Query(
+    select(_keys.c.method, _keys.c.request_hash, _keys.c.response).where(
+        _keys.c.key == bindparam("key")
+    )
+)
+_RECORD = Query(
+    update(_keys).where(_keys.c.key == bindparam("key")).values(response=bindparam("outcome"))
+)
 
 
 async def claim(
@@ -57,28 +74,19 @@ async def claim(
     """Claims `key` for this transaction (None), or returns the outcome stored by the
     command that used it first. Raises IdempotencyKeyReused when that command was a
     different one."""
-    claimed = await conn.scalar(
-        insert(_keys)
-        .values(key=key, method=operation, request_hash=request_hash)
-        .on_conflict_do_nothing(index_elements=[_keys.c.key])
-        .returning(_keys.c.key)
-    )
-    if claimed is not None:
+    params = {"key": key, "method": operation, "hash": request_hash}
+    if await fetch(conn, _CLAIM, params):
         return None
-    row = (
-        await conn.execute(
-            select(_keys.c.method, _keys.c.request_hash, _keys.c.response).where(_keys.c.key == key)
-        )
-    ).one()
-    if row.method != operation or row.request_hash != request_hash:
+    ((method, stored_hash, response),) = await fetch(conn, _STORED, {"key": key})
+    if method != operation or stored_hash != request_hash:
         raise IdempotencyKeyReused(
             "the idempotency key was used before with a different request",
             metadata={"idempotency_key": key},
         )
-    stored: bytes = row.response
+    stored: bytes = response
     return stored
 
 
 async def record(conn: AsyncConnection, *, key: str, outcome: bytes) -> None:
     """Stores the outcome of the command that claimed `key`."""
-    await conn.execute(update(_keys).where(_keys.c.key == key).values(response=outcome))
+    await execute(conn, _RECORD, {"key": key, "outcome": outcome})

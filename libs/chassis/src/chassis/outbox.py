@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
     func,
     text,
 )
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import SchemaItem
 
 from chassis import context
+from chassis.db import Query, execute, execute_many
 from shop.common.v1 import event_pb2
 
 TABLE_NAME = "outbox"
@@ -54,6 +56,18 @@ def outbox_table(metadata: MetaData) -> Table:
 
 
 _outbox = outbox_table(MetaData())
+# Every command that emits runs these: compiled once, run on the driver (chassis.db.Query).
+_WRITE = Query(
+    _outbox.insert().values(
+        id=bindparam("id"),
+        subject=bindparam("subject"),
+        type=bindparam("type"),
+        aggregate=bindparam("aggregate"),
+        envelope=bindparam("envelope"),
+        created_at=func.clock_timestamp(),
+    )
+)
+_WAKE_RELAY = Query(text(f"NOTIFY {NOTIFY_CHANNEL}"))
 
 
 @dataclass(frozen=True)
@@ -109,8 +123,9 @@ async def write(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
     and the relay publishes in that order."""
     if not rows:
         return
-    await conn.execute(
-        _outbox.insert().values(created_at=func.clock_timestamp()),
+    await execute_many(
+        conn,
+        _WRITE,
         [
             {
                 "id": row.envelope.id,
@@ -122,4 +137,4 @@ async def write(conn: AsyncConnection, rows: Sequence[OutboxRow]) -> None:
             for row in rows
         ],
     )
-    await conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    await execute(conn, _WAKE_RELAY, {})
