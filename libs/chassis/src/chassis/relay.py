@@ -30,7 +30,7 @@ from sqlalchemy import text
 
 from chassis import broker, faults
 from chassis.broker import Backoff
-from chassis.db import Database
+from chassis.db import Database, Query, execute, fetch
 from chassis.outbox import NOTIFY_CHANNEL
 from shop.common.v1.event_pb2 import EventEnvelope
 
@@ -47,6 +47,15 @@ RELAY_LOCK_ID = 0x0B7B0C5  # one relay per database: any constant unique within 
 BATCH = 100
 PUBLISH_TIMEOUT_S = 5.0
 PRUNE_EVERY_S = 60.0
+MEASURE_EVERY_S = 1.0  # the lag gauges: fresh enough, and not a transaction per batch
+# Run for every batch: compiled once, run on the driver (chassis.db.Query).
+_PENDING = Query(
+    text(
+        "SELECT id::text, subject, envelope FROM outbox WHERE published_at IS NULL"
+        " ORDER BY created_at, id LIMIT :batch"
+    )
+)
+_PUBLISHED = Query(text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"))
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,7 @@ class OutboxRelay:
 
     async def _relay(self, js: JetStreamContext, listener: psycopg.AsyncConnection) -> None:
         backoff = Backoff()
-        pruned_at = 0.0
+        pruned_at = measured_at = 0.0
         while True:
             try:
                 published = await self.publish_pending(js)
@@ -105,7 +114,9 @@ class OutboxRelay:
                 await asyncio.sleep(delay)
                 continue
             backoff.reset()
-            await self._measure_lag()
+            if time.monotonic() - measured_at > MEASURE_EVERY_S:
+                await self._measure_lag()
+                measured_at = time.monotonic()
             if time.monotonic() - pruned_at > PRUNE_EVERY_S:
                 await self._prune()
                 pruned_at = time.monotonic()
@@ -116,15 +127,7 @@ class OutboxRelay:
         """Publishes up to BATCH unpublished events, oldest first, one after the other (a
         later one is never in the stream before an earlier one); returns how many."""
         async with self._db.transaction() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        "SELECT id::text, subject, envelope FROM outbox WHERE published_at IS NULL"
-                        " ORDER BY created_at, id LIMIT :batch"
-                    ),
-                    {"batch": BATCH},
-                )
-            ).all()
+            rows = await fetch(conn, _PENDING, {"batch": BATCH})
         published: list[str] = []
         try:
             for event_id, subject, envelope in rows:
@@ -133,10 +136,7 @@ class OutboxRelay:
         finally:
             if published:
                 async with self._db.transaction() as conn:
-                    await conn.execute(
-                        text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"),
-                        {"ids": published},
-                    )
+                    await execute(conn, _PUBLISHED, {"ids": published})
                 self._published.inc(len(published))
         return len(published)
 
