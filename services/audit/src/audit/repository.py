@@ -3,17 +3,33 @@ chain, and the queries ListEvents and VerifyChain read."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from audit.domain import EMPTY_CHAIN, AuditRecord, ChainHead, EventFacts, EventQuery
 from audit.tables import audit_chain_head, audit_records
+from chassis.db import Query, execute, fetch
 
 HEAD_ID = 1
+COLUMNS = [c.name for c in audit_records.c]
+# Every event appended runs these (the log's hot path): compiled once, run on the driver.
+_LOCK_HEAD = Query(
+    select(audit_chain_head.c.sequence, audit_chain_head.c.record_hash)
+    .where(audit_chain_head.c.id == bindparam("head_id"))
+    .with_for_update()
+)
+_FIND = Query(select(audit_records).where(audit_records.c.event_id == bindparam("event_id")))
+_APPEND = Query(audit_records.insert().values({c: bindparam(c) for c in COLUMNS}))
+_MOVE_HEAD = Query(
+    update(audit_chain_head)
+    .where(audit_chain_head.c.id == bindparam("head_id"))
+    .values(sequence=bindparam("sequence"), record_hash=bindparam("record_hash"))
+)
 
 
 class AuditLog(Protocol):
@@ -89,35 +105,30 @@ class AuditLogRepository:
         return ChainHead(row.sequence, row.record_hash)
 
     async def find(self, event_id: str) -> AuditRecord | None:
-        row = (
-            await self._conn.execute(
-                select(audit_records).where(audit_records.c.event_id == event_id)
-            )
-        ).first()
-        return None if row is None else _record(row)
+        rows = await fetch(self._conn, _FIND, {"event_id": event_id})
+        return _record(dict(zip(COLUMNS, rows[0], strict=True))) if rows else None
 
     async def append(self, record: AuditRecord) -> None:
         facts = record.facts
-        await self._conn.execute(
-            audit_records.insert().values(
-                sequence=record.sequence,
-                event_id=facts.event_id,
-                event_type=facts.type,
-                subject=facts.subject,
-                correlation_id=facts.correlation_id,
-                event_time=facts.time,
-                event=record.event,
-                stream=record.stream,
-                stream_sequence=record.stream_sequence,
-                record_time=record.record_time,
-                previous_hash=record.previous_hash,
-                record_hash=record.record_hash,
-            )
-        )
-        await self._conn.execute(
-            update(audit_chain_head)
-            .where(audit_chain_head.c.id == HEAD_ID)
-            .values(sequence=record.sequence, record_hash=record.record_hash)
+        row = {
+            "sequence": record.sequence,
+            "event_id": facts.event_id,
+            "event_type": facts.type,
+            "subject": facts.subject,
+            "correlation_id": facts.correlation_id,
+            "event_time": facts.time,
+            "event": record.event,
+            "stream": record.stream,
+            "stream_sequence": record.stream_sequence,
+            "record_time": record.record_time,
+            "previous_hash": record.previous_hash,
+            "record_hash": record.record_hash,
+        }
+        await execute(self._conn, _APPEND, row)
+        await execute(
+            self._conn,
+            _MOVE_HEAD,
+            {"head_id": HEAD_ID, "sequence": record.sequence, "record_hash": record.record_hash},
         )
 
     async def get(self, sequence: int) -> AuditRecord | None:
@@ -126,7 +137,7 @@ class AuditLogRepository:
                 select(audit_records).where(audit_records.c.sequence == sequence)
             )
         ).first()
-        return None if row is None else _record(row)
+        return None if row is None else _record(row._mapping)
 
     async def between(self, first: int, last: int, *, limit: int) -> list[AuditRecord]:
         rows = await self._conn.execute(
@@ -135,7 +146,7 @@ class AuditLogRepository:
             .order_by(audit_records.c.sequence)
             .limit(limit)
         )
-        return [_record(row) for row in rows.all()]
+        return [_record(row._mapping) for row in rows.all()]
 
     async def matching(
         self, query: EventQuery, *, after_sequence: int, limit: int
@@ -152,17 +163,11 @@ class AuditLogRepository:
         if query.end_time is not None:
             statement = statement.where(audit_records.c.event_time < query.end_time)
         rows = await self._conn.execute(statement.order_by(audit_records.c.sequence).limit(limit))
-        return [_record(row) for row in rows.all()]
+        return [_record(row._mapping) for row in rows.all()]
 
     async def _locked_head(self) -> ChainHead | None:
-        row = (
-            await self._conn.execute(
-                select(audit_chain_head.c.sequence, audit_chain_head.c.record_hash)
-                .where(audit_chain_head.c.id == HEAD_ID)
-                .with_for_update()
-            )
-        ).first()
-        return None if row is None else ChainHead(row.sequence, row.record_hash)
+        rows = await fetch(self._conn, _LOCK_HEAD, {"head_id": HEAD_ID})
+        return ChainHead(*rows[0]) if rows else None
 
     async def _last_record_link(self) -> ChainHead:
         row = (
@@ -175,8 +180,7 @@ class AuditLogRepository:
         return EMPTY_CHAIN if row is None else ChainHead(row.sequence, row.record_hash)
 
 
-def _record(row: Row[Any]) -> AuditRecord:
-    r = row._mapping
+def _record(r: Mapping[Any, Any]) -> AuditRecord:
     return AuditRecord(
         sequence=r["sequence"],
         facts=EventFacts(
