@@ -37,6 +37,9 @@ FORWARD_STEPS = [
     "CONFIRM_RESERVATION",
     "CAPTURE_PAYMENT",
 ]
+# A product of the seed catalog, priced in EUR. Not "the first product listed": the
+# session's other tests (Schemathesis above all) add products of every kind.
+SEEDED_SKU = "HOF-NOTEBOOK-A5"
 POISONED_SUBJECT = "orders.order.cancelled"  # payments, inventory, shipping... consume it
 REDRIVEN = "payments-order-cancelled"
 BERLIN = {
@@ -91,7 +94,7 @@ def api(full_stack: Stack) -> Iterator[Api]:
 def place_confirmed_order(api: Api) -> dict[str, Any]:
     """An order placed through the REST API by a customer of its own, with the approving
     test card, once its saga confirmed it and the audit log recorded the confirmation."""
-    sku = api("GET", "/v1/products?page_size=1", "admin")["products"][0]["sku"]
+    sku = SEEDED_SKU
     api(
         "POST",
         f"/admin/v1/stock/{sku}:adjust",
@@ -271,7 +274,7 @@ def test_an_admin_verifies_the_audit_chain(
 def test_an_admin_adjusts_stock_and_sees_the_apis_validation_errors_on_the_fields(
     page: Page, sign_in: SignIn, api: Api, check_accessibility: CheckAccessibility
 ) -> None:
-    sku = api("GET", "/v1/products?page_size=1", "admin")["products"][0]["sku"]
+    sku = SEEDED_SKU
     sign_in(page, "ops", "admin", "/console/stock")
     page.get_by_label("SKU", exact=True).fill(sku)
     page.get_by_label("Units to add (negative to remove)").fill("0")
@@ -300,8 +303,21 @@ def test_an_admin_edits_a_product_and_an_invalid_one_is_refused_field_by_field(
     screenshot: Screenshot,
 ) -> None:
     page = phone_page
-    product = api("GET", "/v1/products?page_size=1", "admin")["products"][0]
-    sku = product["sku"]
+    sku = f"WEB-{uuid.uuid4().hex[:10].upper()}"  # a product of its own to edit
+    product: dict[str, Any] = {
+        "sku": sku,
+        "name": "Console Test Lamp",
+        "price": {"currency_code": "EUR", "amount_minor": "2490"},
+        "categories": ["home-office"],
+        "weight_grams": 900,
+        "image_url": "https://images.shopmesh.example/products/lamp.jpg",
+    }
+    api(
+        "POST",
+        "/admin/v1/products",
+        "admin",
+        {"idempotency_key": str(uuid.uuid4()), "product": product},
+    )
     sign_in(page, "ops", "admin", "/console/products")
     page.get_by_label("Load a product by SKU").fill(sku)
     page.get_by_role("button", name="Load").click()
@@ -316,7 +332,6 @@ def test_an_admin_edits_a_product_and_an_invalid_one_is_refused_field_by_field(
     check_accessibility(page)
     screenshot(page, "console-product-errors")
 
-    # Saved as it was: the storefront's tests share this stack's catalog.
     page.get_by_label("Image URL").fill(product["image_url"])
     page.get_by_label("Categories").fill(", ".join(product["categories"]))
     page.get_by_role("button", name="Save product").click()
