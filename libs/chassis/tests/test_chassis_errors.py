@@ -20,7 +20,7 @@ from google.rpc import error_details_pb2
 from psycopg import errors as pg
 from sqlalchemy import exc as sa
 
-from chassis import status
+from chassis import faults, status
 from chassis.domain import DomainError, IdempotencyKeyReused
 from chassis.errors import (
     IDEMPOTENCY_KEY_REUSED,
@@ -167,6 +167,7 @@ DEADLINE_EXCEEDED = grpc.StatusCode.DEADLINE_EXCEEDED
         (PeerError(UNAVAILABLE, "no healthy upstream"), UNAVAILABLE),
         (PeerError(DEADLINE_EXCEEDED, "too slow"), DEADLINE_EXCEEDED),
         (ConnectionRefusedError("nats"), UNAVAILABLE),
+        (faults.Overloaded("too many orders in progress", 1.0), grpc.StatusCode.RESOURCE_EXHAUSTED),
     ],
 )
 def test_a_dependency_fault_is_never_internal(
@@ -178,7 +179,7 @@ def test_a_dependency_fault_is_never_internal(
     assert "Traceback" not in log_lines.getvalue()  # a fault is not a bug
     [line] = logged(log_lines, "chassis.errors")
     assert line["level"] == "WARNING"
-    if code == grpc.StatusCode.UNAVAILABLE:
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
         retry = status.detail(error, error_details_pb2.RetryInfo)
         assert retry is not None
         assert retry.retry_delay.ToTimedelta().total_seconds() > 0

@@ -134,6 +134,9 @@ class MemorySagas:
     async def count_by_phase(self) -> dict[Phase, int]:
         return {phase: sum(s.phase is phase for s in self.rows.values()) for phase in Phase}
 
+    async def count_unfinished(self) -> int:
+        return sum(s.phase in (Phase.FORWARD, Phase.COMPENSATING) for s in self.rows.values())
+
 
 @dataclass
 class MemoryPrices:

@@ -5,7 +5,7 @@ no bug: the caller should retry later, and the mesh retries UNAVAILABLE for it. 
 what is left over is INTERNAL ("a bug, do not retry").
 
     lost/refused connection, failover, conflict that outlived its retries -> UNAVAILABLE
-    no pooled connection free in time, a shed request                     -> RESOURCE_EXHAUSTED
+    no pooled connection free in time, a shed request (Overloaded)        -> RESOURCE_EXHAUSTED
     statement or lock timeout                                             -> DEADLINE_EXCEEDED
     a peer's transient failure the handler let through                    -> UNAVAILABLE
 """
@@ -27,6 +27,15 @@ from chassis.errors import PeerError
 RETRYABLE_CONFLICTS: tuple[type[Exception], ...] = (pg.SerializationFailure, pg.DeadlockDetected)
 
 
+class Overloaded(Exception):
+    """Raised by a handler that sheds the request: the service has more work than it can
+    finish in reasonable time. RESOURCE_EXHAUSTED, with when to come back."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 @dataclass(frozen=True)
 class Fault:
     code: grpc.StatusCode
@@ -38,6 +47,8 @@ def classify(error: BaseException) -> Fault | None:
     """The fault `error` is, or None when it is a bug."""
     if isinstance(error, sa.TimeoutError):  # the pool's wait for a free connection
         return Fault(grpc.StatusCode.RESOURCE_EXHAUSTED, "the service is busy", 0.1)
+    if isinstance(error, Overloaded):
+        return Fault(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error), error.retry_after_s)
     cause = error.orig if isinstance(error, sa.DBAPIError) else error
     if isinstance(cause, RETRYABLE_CONFLICTS):
         return Fault(grpc.StatusCode.UNAVAILABLE, "a concurrent change conflicted; retry", 0.05)

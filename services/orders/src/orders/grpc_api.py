@@ -82,17 +82,20 @@ class OrdersApi(OrdersServiceServicer):
         *,
         shipping: Shipping,
         wake: Callable[[], None] = lambda: None,
+        admit: Callable[[], None] = lambda: None,
         clock: service.Clock = service.utc_now,
     ) -> None:
         self._uow = unit_of_work
         self._shipping = shipping
         self._wake = wake  # the saga runner: an order placed, a cancel queued
+        self._admit = admit  # raises Overloaded while the sagas are too far behind
         self._clock = clock
 
     async def PlaceOrder(
         self, request: pb.PlaceOrderRequest, context: Context
     ) -> pb.PlaceOrderResponse:
         caller = await _caller(context)
+        self._admit()
         order = await service.place_order(
             self._uow,
             idempotency_key=request.idempotency_key,

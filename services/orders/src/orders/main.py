@@ -8,7 +8,7 @@ from pathlib import Path
 
 from chassis import clients
 from chassis.app import Runtime, ServiceApp, Wiring, periodic
-from orders import consumers, prices
+from orders import admission, consumers, prices
 from orders.grpc_api import ERRORS, OrdersApi
 from orders.metrics import SAGAS
 from orders.peers import GrpcInventory, GrpcPayments, GrpcShipping, Peers
@@ -72,10 +72,18 @@ def wire(
         db_slots=saga_db_slots(runtime.settings.db_pool_size),
         clock=clock,
     )
-    api = OrdersApi(unit_of_work, shipping=services.shipping, wake=runner.wake, clock=clock)
+    admitting = admission.Admission(unit_of_work)
+    api = OrdersApi(
+        unit_of_work,
+        shipping=services.shipping,
+        wake=runner.wake,
+        admit=admitting.admit,
+        clock=clock,
+    )
     workers = [
         runner.worker(),
         periodic("saga-counter", saga_counter(unit_of_work), SAGA_COUNT_INTERVAL_S),
+        periodic("admission", admitting.refresh, admission.REFRESH_INTERVAL_S),
     ]
     if backfill:
         catalog = lambda: clients.channel(runtime.settings, "catalog")  # noqa: E731

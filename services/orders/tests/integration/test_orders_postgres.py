@@ -14,6 +14,7 @@ from orders_projection import project_outbox
 from chassis.app import Runtime, ServiceApp
 from chassis.testing import outbox_events, serving
 from orders import main, service
+from orders.admission import Admission
 from orders.domain import CatalogPrice, Money, OrderStatus
 from orders.grpc_api import ERRORS
 from orders.repository import Repositories
@@ -42,8 +43,13 @@ async def test_an_order_is_placed_once_and_confirmed(runtime: Runtime) -> None:
     again = await service.place_order(uow, idempotency_key=KEY, command=command(), shipping=peers)
     assert again.order_id == first.order_id
     assert first.total == Money("EUR", 2 * 1250 + 500)
+    admitting = Admission(uow, limit=1)
+    await admitting.refresh()
+    assert admitting.unfinished == 1  # its saga, counted on the runnable index
     runner = SagaRunner(uow, peers.peers(), owner="orders-test")
     await runner.run_once()
+    await admitting.refresh()
+    assert admitting.unfinished == 0
     viewed = await service.get_order(uow, service.Caller("alice"), first.order_id)
     assert viewed.order.status is OrderStatus.CONFIRMED
     assert viewed.saga is not None
