@@ -42,13 +42,17 @@ templates = Jinja2Templates(directory=PACKAGE / "templates")
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     """A page, with who is signed in and the settings every page's layout needs."""
-    settings: WebSettings = request.app.state.settings
     return templates.TemplateResponse(
         request,
         template,
-        {"visitor": visitor(request), "can_sign_in": settings.can_sign_in} | context,
+        {"visitor": visitor(request), "can_sign_in": settings(request).can_sign_in} | context,
         status_code=status_code,
     )
+
+
+def settings(request: Request) -> WebSettings:
+    found: WebSettings = request.app.state.settings
+    return found
 
 
 def gateway(request: Request) -> Gateway:
@@ -93,7 +97,7 @@ def create_app(
         app.state.gateway = Gateway(settings.gateway_url, transport)
         app.state.oidc = OidcClient(settings, transport) if settings.oidc else None
         try:
-            async with console.lifespan(app):  # the stack view's sampler, from the start
+            async with console.lifespan(app):  # stops the stack view's sampler, if a visit ran it
                 yield
         finally:
             await app.state.gateway.close()

@@ -10,6 +10,13 @@ from typing import Any
 import httpx
 
 TIMEOUT_S = 10.0
+# google.rpc.Code values the pages tell apart (ApiError.code)
+INVALID_ARGUMENT = 3
+NOT_FOUND = 5
+PERMISSION_DENIED = 7
+RESOURCE_EXHAUSTED = 8
+FAILED_PRECONDITION = 9
+UNAUTHENTICATED = 16
 
 
 @dataclass

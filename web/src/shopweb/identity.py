@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from shopweb import oidc
 from shopweb.app import render
+from shopweb.app import settings as web_settings
 from shopweb.session import sign_in, sign_out
 from shopweb.settings import WebSettings
 
@@ -41,7 +42,7 @@ def routes(settings: WebSettings) -> list[BaseRoute]:
 
 
 async def _sign_in(request: Request) -> Response:
-    settings: WebSettings = request.app.state.settings
+    settings = web_settings(request)
     assert settings.dev_identity_pki_dir is not None
     if request.method == "GET":
         return render(request, "signin.html", next=oidc.safe_next(request.query_params.get("next")))

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import jwt
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 COOKIE = "shop_token"
 
@@ -57,3 +58,9 @@ def sign_in(response: Response, token: str, *, secure: bool, max_age_s: int) -> 
 
 def sign_out(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/")
+
+
+def sign_in_redirect(request: Request) -> Response:
+    """To the sign-in page, then back to this page (its path and query)."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/signin?next={quote(here, safe='')}", status_code=303)

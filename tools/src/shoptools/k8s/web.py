@@ -24,6 +24,7 @@ from shoptools.k8s.workloads import (
     tmp_volume,
 )
 from shoptools.mesh.gateway import WEB_CLUSTER
+from shoptools.mesh.linkerd import NAME_LABEL
 
 WEB = WEB_CLUSTER  # its Deployment, Service and ServiceAccount (its mesh identity)
 IMAGE = "shopmesh-web"  # the Containerfile's `web` target; the overlays name registry and tag
@@ -69,7 +70,7 @@ def web_objects(namespace: str) -> list[Object]:
         "kind": "Service",
         "metadata": {"name": WEB, "labels": labels(WEB, COMPONENT)},
         "spec": {
-            "selector": {"app.kubernetes.io/name": WEB},
+            "selector": {NAME_LABEL: WEB},
             "ports": [
                 {
                     "name": "http",

@@ -14,12 +14,11 @@ from shoptools.stack import audit as stack_audit
 from shopweb.app import gateway, render
 from shopweb.console import forms
 from shopweb.console.guard import admin_only, token
-from shopweb.gateway import ApiError
+from shopweb.gateway import INVALID_ARGUMENT, ApiError
 
 FILTERS = ("subject", "type", "correlation_id")
 RANGE = ("from_sequence", "to_sequence")
 PAGE_SIZE = 25
-INVALID_ARGUMENT = 3
 
 
 @admin_only

@@ -24,8 +24,8 @@ from shoptools.stack import nats as stack_nats
 from shoptools.stack import runfile
 from shoptools.topology import Topology
 from shopweb.app import render
+from shopweb.app import settings as web_settings
 from shopweb.console.guard import admin_only
-from shopweb.settings import WebSettings
 
 NATS_TIMEOUT_S = 5.0
 SHOWN_BYTES = 4096
@@ -36,7 +36,7 @@ class StackUnreachable(Exception):
 
 
 def _topology(request: Request) -> Topology | None:
-    settings: WebSettings = request.app.state.settings
+    settings = web_settings(request)
     if settings.stack_state_dir is None:
         return None
     return runfile.running_topology(settings.stack_state_dir)

@@ -5,10 +5,16 @@ a form names its inputs more simply. What no input stands for is shown above the
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from shopweb.app import render
 
 LIST_INDEX = re.compile(r"\[\d+\]")
 
@@ -20,6 +26,27 @@ class FormErrors:
 
     def __bool__(self) -> bool:
         return bool(self.by_field or self.general)
+
+
+def page(
+    request: Request,
+    template: str,
+    values: dict[str, str],
+    errors: FormErrors,
+    status_code: int = 200,
+    **shown: Any,
+) -> Response:
+    """A form page: its values, its errors, and a fresh idempotency key for its next
+    submission (a reload of a result page cannot repeat the change); `shown`: the rest."""
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        values=values,
+        errors=errors,
+        idempotency_key=str(uuid.uuid4()),
+        **shown,
+    )
 
 
 def place(

@@ -7,23 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from shopweb.app import render
 from shopweb.gateway import ApiError
-from shopweb.session import visitor
+from shopweb.session import sign_in_redirect, visitor
 
 Handler = Callable[[Request], Awaitable[Response]]
 UNAUTHENTICATED = 401
 FORBIDDEN = 403
-
-
-def sign_in_first(request: Request) -> Response:
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/signin?next={quote(here, safe='')}", status_code=303)
 
 
 def forbidden(request: Request) -> Response:
@@ -35,14 +29,14 @@ def admin_only(handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
         who = visitor(request)
         if not who.signed_in:
-            return sign_in_first(request)
+            return sign_in_redirect(request)
         if not who.admin:
             return forbidden(request)
         try:
             return await handler(request)
         except ApiError as error:
             if error.status == UNAUTHENTICATED:
-                return sign_in_first(request)
+                return sign_in_redirect(request)
             if error.status == FORBIDDEN:
                 return forbidden(request)
             raise

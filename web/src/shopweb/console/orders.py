@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from shopweb.app import gateway, render
+from shopweb.app import settings as web_settings
 from shopweb.console import timeline
 from shopweb.console.guard import admin_only, token
 from shopweb.gateway import ApiError, Gateway
-from shopweb.settings import WebSettings
 
 ORDER_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 PAGE_SIZE = 100
@@ -56,7 +56,7 @@ async def show(request: Request) -> Response:
         )
     order: dict[str, Any] = reply["order"]
     records, unavailable = await _records(api, token(request), order)
-    settings: WebSettings = request.app.state.settings
+    settings = web_settings(request)
     shown = timeline.build(order, records, settings.stack_state_dir)
     return render(
         request, "console/order.html", order=order, shown=shown, events_unavailable=unavailable

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shopweb.app import gateway, render
+from shopweb.app import gateway
 from shopweb.console import forms
 from shopweb.console.guard import admin_only, token
 from shopweb.gateway import ApiError
@@ -139,13 +139,12 @@ def _page(
     **shown: str,
 ) -> Response:
     """The page; `shown`: what was `done`, or a `notice`."""
-    return render(
+    return forms.page(
         request,
         "console/product.html",
-        status_code=status_code,
-        values=values,
-        errors=errors,
+        values,
+        errors,
+        status_code,
         currencies=CURRENCIES,
-        idempotency_key=str(uuid.uuid4()),
         **shown,
     )

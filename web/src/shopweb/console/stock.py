@@ -10,7 +10,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shopweb.app import gateway, render
+from shopweb.app import gateway
 from shopweb.console import forms
 from shopweb.console.guard import admin_only, token
 from shopweb.gateway import ApiError, Gateway
@@ -90,12 +90,4 @@ def _page(
     **shown: Any,
 ) -> Response:
     """The page; `shown`: the stock `level` now, and what was `done`."""
-    return render(
-        request,
-        "console/stock.html",
-        status_code=status_code,
-        values=values,
-        errors=errors,
-        idempotency_key=str(uuid.uuid4()),
-        **shown,
-    )
+    return forms.page(request, "console/stock.html", values, errors, status_code, **shown)

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from shopweb.app import gateway
-from shopweb.gateway import ApiError
+from shopweb.app import gateway, settings
+from shopweb.gateway import NOT_FOUND, ApiError
 from shopweb.storefront.cart import (
     MAX_LINES,
     MAX_QUANTITY,
@@ -21,7 +21,10 @@ from shopweb.storefront.cart import (
     write_cart,
 )
 from shopweb.storefront.catalog import remember_pictures
-from shopweb.storefront.pages import NOT_FOUND, answers_api_errors, page, settings
+from shopweb.storefront.pages import (
+    answers_api_errors,
+    page,
+)
 from shopweb.storefront.pricing import MixedCurrencies, priced_lines, subtotal
 
 

@@ -11,12 +11,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from shopweb.app import gateway
-from shopweb.gateway import ApiError
+from shopweb.gateway import INVALID_ARGUMENT, NOT_FOUND, ApiError
 from shopweb.storefront.cart import MAX_QUANTITY, valid_sku
 from shopweb.storefront.images import Picture, product_svg
 from shopweb.storefront.pages import (
-    INVALID_ARGUMENT,
-    NOT_FOUND,
     answers_api_errors,
     not_found,
     page,

@@ -14,23 +14,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from shopweb.app import gateway
-from shopweb.gateway import ApiError
-from shopweb.session import Visitor
+from shopweb.app import gateway, settings
+from shopweb.gateway import INVALID_ARGUMENT, ApiError
+from shopweb.session import Visitor, sign_in_redirect
 from shopweb.storefront.cart import Cart, parse_cart, read_cart, write_cart
 from shopweb.storefront.cart_pages import catalog_products
 from shopweb.storefront.checkout_form import GENERAL, CheckoutForm, field_errors
 from shopweb.storefront.consistency import remember_consistency_token
 from shopweb.storefront.money import Money
 from shopweb.storefront.pages import (
-    INVALID_ARGUMENT,
     answers_api_errors,
     api_error_page,
     customer,
     is_uuid,
     page,
-    settings,
-    sign_in_redirect,
 )
 from shopweb.storefront.pricing import (
     DeliveryOption,

@@ -12,15 +12,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from shopweb.app import gateway
-from shopweb.gateway import ApiError
+from shopweb.gateway import INVALID_ARGUMENT, ApiError
+from shopweb.session import sign_in_redirect
 from shopweb.storefront.orders import emails
 from shopweb.storefront.pages import (
-    INVALID_ARGUMENT,
     answers_api_errors,
     customer,
     is_uuid,
     page,
-    sign_in_redirect,
 )
 
 PREFERENCES = "/v1/notification-preferences"

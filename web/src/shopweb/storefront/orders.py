@@ -11,19 +11,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from shopweb.app import gateway
-from shopweb.gateway import ApiError
+from shopweb.app import gateway, settings
+from shopweb.gateway import FAILED_PRECONDITION, INVALID_ARGUMENT, ApiError
+from shopweb.session import sign_in_redirect
 from shopweb.storefront.consistency import consistency_token, remember_consistency_token
 from shopweb.storefront.pages import (
-    FAILED_PRECONDITION,
-    INVALID_ARGUMENT,
     answers_api_errors,
     customer,
     is_uuid,
     not_found,
     page,
-    settings,
-    sign_in_redirect,
 )
 from shopweb.storefront.wording import UNSETTLED_STATUSES
 

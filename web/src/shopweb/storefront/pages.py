@@ -7,16 +7,20 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec
-from urllib.parse import quote
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from shopweb.app import render
-from shopweb.gateway import ApiError
-from shopweb.session import Visitor, visitor
-from shopweb.settings import WebSettings
+from shopweb.gateway import (
+    NOT_FOUND,
+    PERMISSION_DENIED,
+    RESOURCE_EXHAUSTED,
+    UNAUTHENTICATED,
+    ApiError,
+)
+from shopweb.session import Visitor, sign_in_redirect, visitor
 from shopweb.storefront import wording
 from shopweb.storefront.cart import read_cart
 from shopweb.storefront.images import PictureCache
@@ -27,12 +31,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 
 # google.rpc.Code values the pages tell apart.
-INVALID_ARGUMENT = 3
-NOT_FOUND = 5
-PERMISSION_DENIED = 7
-RESOURCE_EXHAUSTED = 8
-FAILED_PRECONDITION = 9
-UNAUTHENTICATED = 16
 
 
 def is_uuid(text: str) -> bool:
@@ -64,20 +62,10 @@ def not_found(request: Request, what: str = "page") -> Response:
     return page(request, "not_found.html", status_code=404, what=what)
 
 
-def sign_in_redirect(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
-
-
 def customer(request: Request) -> Visitor | None:
     """The signed-in person, or None: the caller then answers sign_in_redirect()."""
     found = visitor(request)
     return found if found.signed_in else None
-
-
-def settings(request: Request) -> WebSettings:
-    found: WebSettings = request.app.state.settings
-    return found
 
 
 def pictures(request: Request) -> PictureCache:
