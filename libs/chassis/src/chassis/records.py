@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import json
 import types
@@ -24,7 +25,7 @@ T = TypeVar("T")
 
 def dump(value: object) -> bytes:
     """Canonical JSON: the same value always gives the same bytes."""
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(plain(value), sort_keys=True, separators=(",", ":")).encode()
 
 
 def fingerprint(value: object) -> bytes:
@@ -34,15 +35,15 @@ def fingerprint(value: object) -> bytes:
 
 
 def load(kind: type[T], data: bytes) -> T:
-    value: T = _typed(kind, json.loads(data))
-    return value
+    return typed(kind, json.loads(data))
 
 
-def _plain(value: object) -> Any:  # noqa: PLR0911 - one branch per kind of value
+def plain(value: object) -> Any:  # noqa: PLR0911 - one branch per kind of value
+    """The value as JSON's types (what `dump` encodes), e.g. for a JSONB column."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
-        return _plain(value.value)
+        return plain(value.value)
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, datetime):
@@ -52,12 +53,18 @@ def _plain(value: object) -> Any:  # noqa: PLR0911 - one branch per kind of valu
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if value is None or isinstance(value, str | int | float | bool):
         return value
     raise TypeError(f"cannot store a {type(value).__name__} in a record")
+
+
+def typed(kind: type[T], value: Any) -> T:
+    """A value of `kind` from its `plain` form (what `load` decodes)."""
+    decoded: T = _typed(kind, value)
+    return decoded
 
 
 def _typed(kind: Any, value: Any) -> Any:  # noqa: PLR0911 - one branch per kind of type
@@ -79,9 +86,7 @@ def _typed(kind: Any, value: Any) -> Any:  # noqa: PLR0911 - one branch per kind
     if origin is dict:
         return {k: _typed(typing.get_args(kind)[1], v) for k, v in value.items()}
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        hints = typing.get_type_hints(kind)
-        fields = {f.name: _typed(hints[f.name], value[f.name]) for f in dataclasses.fields(kind)}
-        return kind(**fields)
+        return kind(**{name: _typed(hint, value[name]) for name, hint in _field_types(kind)})
     if kind is datetime:
         return datetime.fromisoformat(value)
     if kind is timedelta:
@@ -89,3 +94,11 @@ def _typed(kind: Any, value: Any) -> Any:  # noqa: PLR0911 - one branch per kind
     if isinstance(kind, type) and issubclass(kind, enum.Enum | uuid.UUID):
         return kind(value)
     return value
+
+
+@functools.cache
+def _field_types(kind: type) -> tuple[tuple[str, Any], ...]:
+    """A dataclass's fields and their types, resolved once: resolving the string
+    annotations (`from __future__ import annotations`) costs more than the decoding."""
+    hints = typing.get_type_hints(kind)
+    return tuple((field.name, hints[field.name]) for field in dataclasses.fields(kind))

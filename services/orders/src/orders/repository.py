@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from sqlalchemy import Row, Table, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -29,8 +29,6 @@ from orders.domain import (
 )
 from orders.history import DeliveryFact, Entry, OrderFact, PaymentFact
 from orders.saga import Phase, Saga, StepKind, StepRecord
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -163,14 +161,6 @@ _LOCK_SAGA = _locking(tables.sagas)
 _SAVE_SAGA = _saving(tables.sagas)
 
 
-def _json(value: object) -> Any:
-    return json.loads(records.dump(value))
-
-
-def _value(kind: type[T], raw: Any) -> T:
-    return records.load(kind, json.dumps(raw).encode())
-
-
 class OrderRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -216,10 +206,10 @@ def _order_row(order: Order) -> dict[str, Any]:
         "order_id": order.order_id,
         "customer_id": order.customer_id,
         "status": int(order.status),
-        "lines": _json(order.lines),
+        "lines": records.plain(order.lines),
         "shipping_currency": order.shipping_cost.currency,
         "shipping_minor": order.shipping_cost.minor,
-        "address": _json(order.address),
+        "address": records.plain(order.address),
         "speed": int(order.speed),
         "rejection_reason": None if order.rejection_reason is None else int(order.rejection_reason),
         "rejection_detail": order.rejection_detail,
@@ -242,9 +232,9 @@ def _order(m: Mapping[Any, Any]) -> Order:
         order_id=m["order_id"],
         customer_id=m["customer_id"],
         status=OrderStatus(m["status"]),
-        lines=_value(tuple[OrderLine, ...], m["lines"]),
+        lines=records.typed(tuple[OrderLine, ...], m["lines"]),
         shipping_cost=Money(m["shipping_currency"], m["shipping_minor"]),
-        address=_value(Address, m["address"]),
+        address=records.typed(Address, m["address"]),
         speed=ShippingSpeed(m["speed"]),
         created_at=m["created_at"],
         updated_at=m["updated_at"],
@@ -325,7 +315,7 @@ def _saga_row(saga: Saga) -> dict[str, Any]:
     return {
         "order_id": saga.order_id,
         "phase": saga.phase.value,
-        "steps": _json(saga.steps),
+        "steps": records.plain(saga.steps),
         "started_at": saga.started_at,
         "next_run_at": saga.next_run_at,
         "payment_token": saga.payment_token,
@@ -343,7 +333,7 @@ def _saga(m: Mapping[Any, Any]) -> Saga:
     return Saga(
         order_id=m["order_id"],
         phase=Phase(m["phase"]),
-        steps=_value(tuple[StepRecord, ...], m["steps"]),
+        steps=records.typed(tuple[StepRecord, ...], m["steps"]),
         started_at=m["started_at"],
         next_run_at=m["next_run_at"],
         payment_token=m["payment_token"],
@@ -543,8 +533,8 @@ def _entry(row: Row[Any]) -> Entry:
         version=m["order_version"],
         status=OrderStatus(m["status"]),
         total=total,
-        lines=() if m["lines"] is None else _value(tuple[OrderLine, ...], m["lines"]),
-        address=None if m["address"] is None else _value(Address, m["address"]),
+        lines=() if m["lines"] is None else records.typed(tuple[OrderLine, ...], m["lines"]),
+        address=None if m["address"] is None else records.typed(Address, m["address"]),
         speed=None if m["speed"] is None else ShippingSpeed(m["speed"]),
         rejection_reason=None
         if m["rejection_reason"] is None
