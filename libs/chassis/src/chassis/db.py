@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -72,14 +72,9 @@ class Database:
             self._shed()
             raise
 
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncConnection]:
+    def reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A read connection: no transaction, each statement sees its own snapshot."""
-        conn = await self._take_reader()
-        try:
-            yield conn
-        finally:
-            await self._give_back(conn)
+        return _Reading(self)
 
     async def _give_back(self, conn: AsyncConnection) -> None:
         """Back to the queue if it still works, else closed (a new one is opened when next
@@ -100,7 +95,7 @@ class Database:
             await conn.close()
 
     async def _take_reader(self) -> AsyncConnection:
-        with contextlib.suppress(asyncio.QueueEmpty):
+        if not self._idle_readers.empty():
             return self._idle_readers.get_nowait()
         if self._readers_open < self._pool_size:
             self._readers_open += 1
@@ -147,6 +142,23 @@ class Database:
         self._readers_open = 0
         await self._read_engine.dispose()
         await self.engine.dispose()
+
+
+class _Reading:
+    """`Database.reading()`: a class rather than a generator-based context manager, since
+    every read of every service goes through it."""
+
+    __slots__ = ("_conn", "_db")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def __aenter__(self) -> AsyncConnection:
+        self._conn = await self._db._take_reader()
+        return self._conn
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._db._give_back(self._conn)
 
 
 class Query:

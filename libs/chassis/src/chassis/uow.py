@@ -25,8 +25,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Generic, ParamSpec, Protocol, TypeVar
 
@@ -147,14 +147,8 @@ class SqlUnitOfWork(Generic[R]):
             return None
         return records.load(outcome, stored)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[SqlUnitOfWork[R]]:
-        async with self._db.reading() as conn:
-            self._conn, self._repos, self._reading = conn, self._repositories(conn), True
-            try:
-                yield self
-            finally:
-                self._conn, self._repos, self._reading = None, None, False
+    def read(self) -> AbstractAsyncContextManager[SqlUnitOfWork[R]]:
+        return _Reading(self)
 
     def emit(self, event: Message, aggregate_id: str) -> None:
         self._writing()
@@ -177,6 +171,33 @@ class SqlUnitOfWork(Generic[R]):
         if self._reading:
             raise RuntimeError("a read() has no transaction: claim, emit and commit need one")
         return self._connection()
+
+
+class _Reading(Generic[R]):
+    """`SqlUnitOfWork.read()`: a class rather than a generator-based context manager, since
+    every query of every service goes through it."""
+
+    __slots__ = ("_reading", "_uow")
+
+    def __init__(self, uow: SqlUnitOfWork[R]) -> None:
+        self._uow = uow
+        self._reading = uow._db.reading()
+
+    async def __aenter__(self) -> SqlUnitOfWork[R]:
+        uow = self._uow
+        conn = await self._reading.__aenter__()
+        uow._conn, uow._repos, uow._reading = conn, uow._repositories(conn), True
+        return uow
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        uow = self._uow
+        uow._conn, uow._repos, uow._reading = None, None, False
+        await self._reading.__aexit__(kind, error, traceback)
 
 
 def retry_conflicts(use_case: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

@@ -3,11 +3,13 @@ the seed and the events."""
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
+from datetime import UTC, datetime
 
 from catalog.domain import Money, Product, ProductContent
 from shop.catalog.v1 import product_pb2
 from shop.common.v1 import money_pb2
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def money_to_proto(money: Money) -> money_pb2.Money:
@@ -29,9 +31,11 @@ def content_to_proto(content: ProductContent) -> product_pb2.Product:
 def product_to_proto(product: Product) -> product_pb2.Product:
     message = content_to_proto(product.content)
     message.version = product.version
-    update_time = Timestamp()
-    update_time.FromDatetime(product.updated_at)
-    message.update_time.CopyFrom(update_time)
+    # Every GetProduct answers through here, and Timestamp.FromDatetime (pure Python) cost
+    # more than the rest of the message: the fields are computed directly.
+    since_epoch = product.updated_at - _EPOCH
+    message.update_time.seconds = since_epoch.days * 86_400 + since_epoch.seconds
+    message.update_time.nanos = since_epoch.microseconds * 1000
     return message
 
 
