@@ -268,6 +268,23 @@ async def test_a_conflict_that_outlives_its_retries_surfaces(db: Database) -> No
     assert attempts == CONFLICT_ATTEMPTS
 
 
+async def test_a_conflict_raised_by_the_driver_is_retried_too() -> None:
+    # Hot statements run straight on psycopg (chassis.db.Query): their conflicts arrive as
+    # psycopg's own errors, not wrapped in SQLAlchemy's.
+    attempts = 0
+
+    @retry_conflicts
+    async def conflicting_once() -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise pg.SerializationFailure("could not serialize access")
+        return "done"
+
+    assert await conflicting_once() == "done"
+    assert attempts == 2
+
+
 async def test_a_read_runs_without_a_transaction_and_leaves_none_behind(chassis_db: str) -> None:
     context.set_service("catalog")
     db = Database(chassis_db, pool_size=1)  # one connection: the read's, then the writer's

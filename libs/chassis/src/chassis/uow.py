@@ -210,8 +210,10 @@ def retry_conflicts(use_case: Callable[P, Awaitable[T]]) -> Callable[P, Awaitabl
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
                 return await use_case(*args, **kwargs)
-            except sa.DBAPIError as error:
-                if not isinstance(error.orig, RETRYABLE_CONFLICTS) or attempt == CONFLICT_ATTEMPTS:
+            except Exception as error:
+                # SQLAlchemy wraps the driver's error; a Query run on the driver raises it bare.
+                cause = error.orig if isinstance(error, sa.DBAPIError) else error
+                if not isinstance(cause, RETRYABLE_CONFLICTS) or attempt == CONFLICT_ATTEMPTS:
                     raise
             await asyncio.sleep(random.uniform(0, CONFLICT_BACKOFF_S * 2**attempt))
         raise AssertionError("unreachable")
