@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Row, cast, select, text, tuple_, update
+from sqlalchemy import bindparam, cast, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chassis.db import Query, execute, execute_many, fetch
 from notifications import tables
 from notifications.domain import Channel, Notification, NotificationStatus, Preferences, Topic
+
+_NOTIFICATION_COLUMNS = tables.notifications.c.keys()
+# Every event recorded and every notification sent runs these (the service's hot path):
+# compiled once, run on the driver.
+_ADD_NOTIFICATION = Query(
+    tables.notifications.insert().values(
+        {c.name: bindparam(c.name) for c in tables.notifications.c}
+    )
+)
+_LOCK_NOTIFICATION = Query(
+    select(tables.notifications)
+    .where(tables.notifications.c.notification_id == bindparam("notification_id"))
+    .with_for_update()
+)
+_LOCK_DUE = Query(
+    select(tables.notifications)
+    .where(tables.notifications.c.status == bindparam("status"))
+    .where(tables.notifications.c.next_attempt_at <= bindparam("now"))
+    .order_by(tables.notifications.c.next_attempt_at, tables.notifications.c.notification_id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_SAVE_NOTIFICATION = Query(
+    update(tables.notifications)
+    .where(tables.notifications.c.notification_id == bindparam("notification_id"))
+    .values(
+        {c.name: bindparam(c.name) for c in tables.notifications.c if c.name != "notification_id"}
+    )
+)
+_GET_PREFERENCES = Query(
+    select(tables.preferences).where(tables.preferences.c.customer_id == bindparam("customer_id"))
+)
+_RECORD_PURCHASE = Query(
+    insert(tables.purchases)
+    .values(sku=bindparam("sku"), customer_id=bindparam("customer_id"))
+    .on_conflict_do_nothing()
+)
+_BUYERS_OF = Query(
+    select(tables.purchases.c.customer_id)
+    .where(tables.purchases.c.sku == bindparam("sku"))
+    .order_by(tables.purchases.c.customer_id)
+)
 
 
 @dataclass(frozen=True)
@@ -64,40 +107,24 @@ class NotificationRepository:
         self._conn = conn
 
     async def add(self, notification: Notification) -> None:
-        await self._conn.execute(tables.notifications.insert().values(_row(notification)))
+        await execute(self._conn, _ADD_NOTIFICATION, _row(notification))
 
     async def lock(self, notification_id: str) -> Notification | None:
-        query = (
-            select(tables.notifications)
-            .where(tables.notifications.c.notification_id == notification_id)
-            .with_for_update()
-        )
-        row = (await self._conn.execute(query)).first()
-        return None if row is None else _notification(row)
+        rows = await fetch(self._conn, _LOCK_NOTIFICATION, {"notification_id": notification_id})
+        return _notification(rows[0]) if rows else None
 
     async def lock_due(self, now: datetime, *, limit: int) -> list[Notification]:
         """PENDING notifications due by `now`, oldest due first; ones another sender has
         locked are skipped, not waited for."""
-        query = (
-            select(tables.notifications)
-            .where(tables.notifications.c.status == NotificationStatus.PENDING.value)
-            .where(tables.notifications.c.next_attempt_at <= now)
-            .order_by(
-                tables.notifications.c.next_attempt_at, tables.notifications.c.notification_id
-            )
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        rows = await fetch(
+            self._conn,
+            _LOCK_DUE,
+            {"status": NotificationStatus.PENDING.value, "now": now, "limit": limit},
         )
-        return [_notification(row) for row in (await self._conn.execute(query)).all()]
+        return [_notification(row) for row in rows]
 
     async def save(self, notification: Notification) -> None:
-        values = _row(notification)
-        del values["notification_id"]
-        await self._conn.execute(
-            update(tables.notifications)
-            .where(tables.notifications.c.notification_id == notification.notification_id)
-            .values(values)
-        )
+        await execute(self._conn, _SAVE_NOTIFICATION, _row(notification))
 
     async def page(
         self, customer_id: str, *, channel: Channel | None, after: Position | None, limit: int
@@ -134,19 +161,18 @@ class PreferencesRepository:
         )
 
     async def get(self, customer_id: str) -> Preferences | None:
-        query = select(tables.preferences).where(tables.preferences.c.customer_id == customer_id)
-        row = (await self._conn.execute(query)).first()
-        if row is None:
+        rows = await fetch(self._conn, _GET_PREFERENCES, {"customer_id": customer_id})
+        if not rows:
             return None
-        r = row._mapping
+        _, email_enabled, sms_enabled, email, phone, muted_topics, version, updated_at = rows[0]
         return Preferences(
-            email_enabled=r["email_enabled"],
-            sms_enabled=r["sms_enabled"],
-            email=r["email"],
-            phone_e164=r["phone_e164"],
-            muted_topics=tuple(Topic(value) for value in r["muted_topics"]),
-            version=r["version"],
-            updated_at=r["updated_at"],
+            email_enabled=email_enabled,
+            sms_enabled=sms_enabled,
+            email=email,
+            phone_e164=phone,
+            muted_topics=tuple(Topic(value) for value in muted_topics),
+            version=version,
+            updated_at=updated_at,
         )
 
     async def save(self, customer_id: str, preferences: Preferences) -> None:
@@ -177,15 +203,10 @@ class PurchaseRepository:
         if not skus:
             return
         rows = [{"sku": sku, "customer_id": customer_id} for sku in skus]
-        await self._conn.execute(insert(tables.purchases).values(rows).on_conflict_do_nothing())
+        await execute_many(self._conn, _RECORD_PURCHASE, rows)
 
     async def buyers_of(self, sku: str) -> list[str]:
-        query = (
-            select(tables.purchases.c.customer_id)
-            .where(tables.purchases.c.sku == sku)
-            .order_by(tables.purchases.c.customer_id)
-        )
-        return list((await self._conn.execute(query)).scalars().all())
+        return [customer_id for (customer_id,) in await fetch(self._conn, _BUYERS_OF, {"sku": sku})]
 
 
 def _row(notification: Notification) -> dict[str, Any]:
@@ -208,8 +229,10 @@ def _row(notification: Notification) -> dict[str, Any]:
     }
 
 
-def _notification(row: Row[Any]) -> Notification:
-    r = row._mapping
+def _notification(row: Sequence[Any]) -> Notification:
+    """A notification from a row of select(notifications), SQLAlchemy's or the driver's (which
+    reads UUIDs as uuid.UUID)."""
+    r = dict(zip(_NOTIFICATION_COLUMNS, row, strict=True))
     return Notification(
         notification_id=str(r["notification_id"]),
         customer_id=r["customer_id"],
