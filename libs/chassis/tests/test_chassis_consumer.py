@@ -15,6 +15,8 @@ import pytest
 from google.protobuf.message import Message
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext
 from sqlalchemy import exc as sa
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -267,3 +269,30 @@ async def _consuming(caplog: pytest.LogCaptureFixture) -> bool:
 
 async def _recorded_one(db: Database) -> bool:
     return await recorded(db) == [("BK-1", 700)]
+
+
+async def test_a_handler_runs_in_the_trace_of_the_operation_that_emitted_the_event(
+    nats_server: NatsServer, js: JetStreamContext
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def handle(event: Message, delivery: Delivery) -> None:
+        span_trace = trace.get_current_span().get_span_context().trace_id
+        seen.append((f"{span_trace:032x}", context.trace_id.get()))
+
+    emitting = NonRecordingSpan(
+        SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, is_remote=False)
+    )
+    with trace.use_span(emitting):
+        await publish(js, price_changed("SKU-1", 500))  # the envelope carries its traceparent
+    subscription = Subscription("orders-traced", [events_pb2.PriceChanged], handle)
+    running = asyncio.create_task(
+        EventConsumer(subscription, nats_server.url, ("orders", "orders-test")).run()
+    )
+    try:
+        await until(lambda: asyncio.sleep(0, bool(seen)), "the event handled")
+    finally:
+        running.cancel()
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert seen == [(trace_id, trace_id)]  # the span downstream calls continue, and the logs'

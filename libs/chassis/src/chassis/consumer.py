@@ -32,10 +32,11 @@ from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
 
-from chassis import broker, context, faults
+from chassis import broker, context, faults, telemetry
 from chassis.broker import Backoff
 from chassis.outbox import event_route
 from shop.common.v1.event_pb2 import EventEnvelope
@@ -232,16 +233,27 @@ class EventConsumer:
         return decode(self._subscription, message.data)
 
     async def _handle(self, event: Message, delivery: Delivery, message: Msg) -> None:
-        """The handler, in the event's operation: its correlation id and trace."""
+        """The handler, in the event's operation: its correlation id and trace (a recorded
+        consumer span only when spans are exported; see chassis.telemetry)."""
         envelope = delivery.envelope
-        carrier = {"traceparent": envelope.traceparent, "tracestate": envelope.tracestate}
         context.correlation_id.set(envelope.correlation_id)
+        if not telemetry.exporting():
+            span = telemetry.unrecorded_span(envelope.traceparent, envelope.tracestate)
+            context.trace_id.set(f"{span.get_span_context().trace_id:032x}")
+            token = otel_context.attach(trace.set_span_in_context(span))
+            try:
+                await self._subscription.handle(event, delivery)
+            finally:
+                otel_context.detach(token)
+            return
+        carrier = {"traceparent": envelope.traceparent, "tracestate": envelope.tracestate}
         with _tracer.start_as_current_span(
             f"consume {envelope.type}",
             context=propagate.extract(carrier),
             kind=trace.SpanKind.CONSUMER,
             attributes={"messaging.system": "nats", "messaging.destination": message.subject},
-        ):
+        ) as recorded:
+            context.trace_id.set(f"{recorded.get_span_context().trace_id:032x}")
             await self._subscription.handle(event, delivery)
 
     async def _dead_letter(self, js: JetStreamContext, message: Msg, reason: str) -> None:

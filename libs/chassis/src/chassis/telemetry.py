@@ -7,16 +7,22 @@ needs no collector). Exporters are found by their OpenTelemetry entry point name
 """
 
 import os
+import random
+import re
 from importlib.metadata import entry_points
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from chassis.config import ServiceSettings
 
 _exporting = False
+# W3C trace context, version 00: trace id, parent span id, flags (all-zero ids are invalid).
+_VALID_TRACEPARENT = re.compile(r"00-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})-([0-9a-f]{2})")
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
 def exporting() -> bool:
@@ -49,3 +55,36 @@ def _exporter(name: str) -> SpanExporter:
         raise ValueError(f"OTEL_TRACES_EXPORTER: no span exporter named {name!r} is installed")
     exporter: SpanExporter = next(iter(found)).load()()
     return exporter
+
+
+def unrecorded_span(traceparent: object, tracestate: object) -> NonRecordingSpan:
+    """The span of a call or an event delivery when nothing is exported (a recorded span
+    would be thrown away): a non-recording one, which is all logs, downstream calls and
+    events need. It continues the caller's trace (W3C `traceparent`/`tracestate`) and keeps
+    its sampling decision, so a downstream service that exports records what the caller
+    sampled; without one it starts a new, sampled trace, as the SDK's default
+    parent-based sampler does. A few microseconds, where the SDK's span costs tens."""
+    parent = _VALID_TRACEPARENT.fullmatch(traceparent) if isinstance(traceparent, str) else None
+    if parent is None:
+        trace_id, flags, state = random.getrandbits(128) or 1, _SAMPLED, None
+    else:
+        trace_id, flags = int(parent[1], 16), TraceFlags(int(parent[3], 16))
+        # Rare; the propagator parses it exactly as the SDK path would.
+        state = (
+            trace.get_current_span(
+                propagate.extract({"tracestate": tracestate, "traceparent": traceparent})
+            )
+            .get_span_context()
+            .trace_state
+            if isinstance(tracestate, str) and tracestate
+            else None
+        )
+    return NonRecordingSpan(
+        SpanContext(
+            trace_id,
+            random.getrandbits(64) or 1,
+            is_remote=False,
+            trace_flags=flags,
+            trace_state=state,
+        )
+    )
