@@ -196,6 +196,19 @@ async def execute_many(
         await cursor.executemany(query.sql, params)
 
 
+async def commit_transaction(conn: AsyncConnection) -> None:
+    """Commits the unit of work's transaction on the driver."""
+    await _driver(conn).commit()
+
+
+async def rollback_transaction(conn: AsyncConnection) -> None:
+    """Rolls back the unit of work's transaction on the driver (nothing to do if none, or
+    if the connection broke: closing it discards it, and the error that broke it stands)."""
+    driver = _driver(conn)
+    if not driver.broken:
+        await driver.rollback()
+
+
 def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[tuple[Any, ...]]:
     """The psycopg connection under an established SQLAlchemy one (no I/O, no greenlet)."""
     driver: psycopg.AsyncConnection[tuple[Any, ...]] = (
