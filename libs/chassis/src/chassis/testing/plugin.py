@@ -273,7 +273,9 @@ async def db(clean_database: str) -> AsyncIterator[Database]:
 
 
 def instance_settings(service: str, database_url: str, **overrides: object) -> ServiceSettings:
-    """ServiceSettings for an in-process instance: free port, fast migration checks."""
+    """ServiceSettings for an in-process instance: free port, fast migration checks, and
+    no mesh: calls to other services are refused (port 1) unless a test gives an address,
+    rather than reaching the sidecars of a stack the developer happens to be running."""
     from chassis.config import ServiceSettings  # noqa: PLC0415
 
     values: dict[str, object] = {
@@ -285,6 +287,7 @@ def instance_settings(service: str, database_url: str, **overrides: object) -> S
         "shutdown_grace_s": 1.0,
         "migration_check_interval_s": 0.05,
         "nats_url": "",  # no outbox relay unless a test gives it a NATS server
+        "mesh_outbound": "127.0.0.1:1",
     }
     return ServiceSettings.model_validate(values | overrides)
 
