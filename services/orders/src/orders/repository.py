@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Table, bindparam, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, Table, Text, any_, bindparam, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chassis import records
@@ -126,9 +126,14 @@ class Repositories:
         )
 
 
-# The saga runner's statements (a lock and a save of both rows per step): compiled once and
-# run on the driver, since SQLAlchemy's per-call statement building cost more CPU than the
-# queries. A save's parameters are "new_<column>"; JSON columns go as JSON text.
+# PlaceOrder's and the saga runner's statements (an order and its saga added, then a lock
+# and a save of both rows per step): compiled once and run on the driver, since SQLAlchemy's
+# per-call statement building cost more CPU than the queries. An add's and a save's
+# parameters are "new_<column>"; JSON columns go as JSON text.
+def _adding(table: Table) -> Query:
+    return Query(table.insert().values({c.name: bindparam(f"new_{c.name}") for c in table.c}))
+
+
 def _locking(table: Table) -> Query:
     return Query(select(table).where(table.c.order_id == bindparam("order_id")).with_for_update())
 
@@ -144,10 +149,20 @@ def _saving(table: Table) -> Query:
 # PlaceOrder's admission control asks twice a second: the runnable index's predicate, so
 # Postgres counts that partial index (the unfinished sagas) and not the whole table.
 _UNFINISHED = Query(text("SELECT count(*) FROM sagas WHERE phase IN ('FORWARD', 'COMPENSATING')"))
+# The saga runner's lease, taken many times a second under load: the same predicate.
+_CLAIM = Query(
+    text(
+        "UPDATE sagas SET lease = :lease, owner = :owner, next_run_at = :until"
+        " WHERE order_id IN (SELECT order_id FROM sagas"
+        "  WHERE phase IN ('FORWARD', 'COMPENSATING') AND next_run_at <= :now"
+        "  ORDER BY next_run_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        " RETURNING order_id"
+    )
+)
 
 
 def _saved(row: dict[str, Any]) -> dict[str, Any]:
-    """A row's values as the parameters of a save: JSON columns as JSON text (psycopg
+    """A row's values as the parameters of an add or a save: JSON columns as JSON text (psycopg
     passes Python lists and dicts as arrays and composites, not as jsonb)."""
     return {
         f"new_{name}": json.dumps(value) if isinstance(value, list | dict) else value
@@ -155,8 +170,10 @@ def _saved(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_ADD_ORDER = _adding(tables.orders)
 _LOCK_ORDER = _locking(tables.orders)
 _SAVE_ORDER = _saving(tables.orders)
+_ADD_SAGA = _adding(tables.sagas)
 _LOCK_SAGA = _locking(tables.sagas)
 _SAVE_SAGA = _saving(tables.sagas)
 
@@ -166,7 +183,7 @@ class OrderRepository:
         self._conn = conn
 
     async def add(self, order: Order) -> None:
-        await self._conn.execute(tables.orders.insert().values(_order_row(order)))
+        await execute(self._conn, _ADD_ORDER, _saved(_order_row(order)))
 
     async def get(self, order_id: str) -> Order | None:
         query = select(tables.orders).where(tables.orders.c.order_id == order_id)
@@ -259,7 +276,7 @@ class SagaRepository:
         self._conn = conn
 
     async def add(self, saga: Saga) -> None:
-        await self._conn.execute(tables.sagas.insert().values(_saga_row(saga)))
+        await execute(self._conn, _ADD_SAGA, _saved(_saga_row(saga)))
 
     async def get(self, order_id: str) -> Saga | None:
         query = select(tables.sagas).where(tables.sagas.c.order_id == order_id)
@@ -276,17 +293,12 @@ class SagaRepository:
     async def claim(
         self, now: datetime, *, lease: str, owner: str, until: datetime, limit: int
     ) -> list[str]:
-        rows = await self._conn.execute(
-            text(
-                "UPDATE sagas SET lease = :lease, owner = :owner, next_run_at = :until"
-                " WHERE order_id IN (SELECT order_id FROM sagas"
-                "  WHERE phase IN ('FORWARD', 'COMPENSATING') AND next_run_at <= :now"
-                "  ORDER BY next_run_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
-                " RETURNING order_id"
-            ),
+        rows = await fetch(
+            self._conn,
+            _CLAIM,
             {"lease": lease, "owner": owner, "until": until, "now": now, "limit": limit},
         )
-        return [row[0] for row in rows]
+        return [order_id for (order_id,) in rows]
 
     async def resume_owned(self, owner: str, now: datetime) -> int:
         t = tables.sagas
@@ -347,16 +359,23 @@ def _saga(m: Mapping[Any, Any]) -> Saga:
     )
 
 
+# Every PlaceOrder prices its lines: compiled once, run on the driver.
+_PRICES = Query(
+    select(tables.catalog_prices).where(
+        tables.catalog_prices.c.sku == any_(bindparam("skus", type_=ARRAY(Text)))
+    )
+)
+
+
 class PriceRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
     async def get_many(self, skus: Collection[str]) -> dict[str, CatalogPrice]:
-        t = tables.catalog_prices
-        rows = await self._conn.execute(select(t).where(t.c.sku.in_(list(skus))))
+        rows = await fetch(self._conn, _PRICES, {"skus": list(skus)})
         return {
-            row.sku: CatalogPrice(row.sku, row.name, Money(row.currency, row.minor), row.version)
-            for row in rows
+            sku: CatalogPrice(sku, name, Money(currency, minor), version)
+            for sku, name, currency, minor, version in rows
         }
 
     async def upsert(self, price: CatalogPrice) -> None:
@@ -388,52 +407,60 @@ class PriceRepository:
 
 # --- the order history -----------------------------------------------------------------
 
+# Every order, payment and shipping event applies one of these: compiled once, run on the
+# driver. JSON values go as JSON text.
 _NEW_HISTORY = (
     "INSERT INTO order_history AS h (order_id, customer_id, order_version, status,"
     " total_currency, total_minor, lines, address, speed, rejection_reason, cancel_reason,"
     " payment_id, payment_status, shipment_id, delivery_status, carrier, tracking_number,"
     " created_at, updated_at)"
 )
-_APPLY_ORDER = text(
-    _NEW_HISTORY + " VALUES (:order_id, :customer_id, :version, :status, :currency, :minor,"
-    " CAST(:lines AS jsonb), CAST(:address AS jsonb), :speed, :rejection_reason,"
-    " :cancel_reason, :payment_id, 0, :shipment_id, 0, '', '', :at, :at)"
-    " ON CONFLICT (order_id) DO UPDATE SET"
-    "  customer_id = COALESCE(h.customer_id, EXCLUDED.customer_id),"
-    "  total_currency = COALESCE(h.total_currency, EXCLUDED.total_currency),"
-    "  total_minor = COALESCE(h.total_minor, EXCLUDED.total_minor),"
-    "  lines = COALESCE(h.lines, EXCLUDED.lines),"
-    "  address = COALESCE(h.address, EXCLUDED.address),"
-    "  speed = COALESCE(h.speed, EXCLUDED.speed),"
-    "  payment_id = COALESCE(NULLIF(h.payment_id, ''), EXCLUDED.payment_id),"
-    "  shipment_id = COALESCE(NULLIF(h.shipment_id, ''), EXCLUDED.shipment_id),"
-    "  created_at = LEAST(h.created_at, EXCLUDED.created_at),"
-    "  updated_at = GREATEST(h.updated_at, EXCLUDED.updated_at),"
-    "  status = CASE WHEN EXCLUDED.order_version > h.order_version"
-    "   THEN EXCLUDED.status ELSE h.status END,"
-    "  rejection_reason = CASE WHEN EXCLUDED.order_version > h.order_version"
-    "   THEN EXCLUDED.rejection_reason ELSE h.rejection_reason END,"
-    "  cancel_reason = CASE WHEN EXCLUDED.order_version > h.order_version"
-    "   THEN EXCLUDED.cancel_reason ELSE h.cancel_reason END,"
-    "  order_version = GREATEST(h.order_version, EXCLUDED.order_version)"
+_APPLY_ORDER = Query(
+    text(
+        _NEW_HISTORY + " VALUES (:order_id, :customer_id, :version, :status, :currency, :minor,"
+        " CAST(:lines AS jsonb), CAST(:address AS jsonb), :speed, :rejection_reason,"
+        " :cancel_reason, :payment_id, 0, :shipment_id, 0, '', '', :at, :at)"
+        " ON CONFLICT (order_id) DO UPDATE SET"
+        "  customer_id = COALESCE(h.customer_id, EXCLUDED.customer_id),"
+        "  total_currency = COALESCE(h.total_currency, EXCLUDED.total_currency),"
+        "  total_minor = COALESCE(h.total_minor, EXCLUDED.total_minor),"
+        "  lines = COALESCE(h.lines, EXCLUDED.lines),"
+        "  address = COALESCE(h.address, EXCLUDED.address),"
+        "  speed = COALESCE(h.speed, EXCLUDED.speed),"
+        "  payment_id = COALESCE(NULLIF(h.payment_id, ''), EXCLUDED.payment_id),"
+        "  shipment_id = COALESCE(NULLIF(h.shipment_id, ''), EXCLUDED.shipment_id),"
+        "  created_at = LEAST(h.created_at, EXCLUDED.created_at),"
+        "  updated_at = GREATEST(h.updated_at, EXCLUDED.updated_at),"
+        "  status = CASE WHEN EXCLUDED.order_version > h.order_version"
+        "   THEN EXCLUDED.status ELSE h.status END,"
+        "  rejection_reason = CASE WHEN EXCLUDED.order_version > h.order_version"
+        "   THEN EXCLUDED.rejection_reason ELSE h.rejection_reason END,"
+        "  cancel_reason = CASE WHEN EXCLUDED.order_version > h.order_version"
+        "   THEN EXCLUDED.cancel_reason ELSE h.cancel_reason END,"
+        "  order_version = GREATEST(h.order_version, EXCLUDED.order_version)"
+    )
 )
-_APPLY_PAYMENT = text(
-    _NEW_HISTORY + " VALUES (:order_id, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, '',"
-    " :payment_id, :status, '', 0, '', '', :at, :at)"
-    " ON CONFLICT (order_id) DO UPDATE SET"
-    "  payment_id = COALESCE(NULLIF(h.payment_id, ''), EXCLUDED.payment_id),"
-    "  payment_status = GREATEST(h.payment_status, EXCLUDED.payment_status),"
-    "  updated_at = GREATEST(h.updated_at, EXCLUDED.updated_at)"
+_APPLY_PAYMENT = Query(
+    text(
+        _NEW_HISTORY + " VALUES (:order_id, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, '',"
+        " :payment_id, :status, '', 0, '', '', :at, :at)"
+        " ON CONFLICT (order_id) DO UPDATE SET"
+        "  payment_id = COALESCE(NULLIF(h.payment_id, ''), EXCLUDED.payment_id),"
+        "  payment_status = GREATEST(h.payment_status, EXCLUDED.payment_status),"
+        "  updated_at = GREATEST(h.updated_at, EXCLUDED.updated_at)"
+    )
 )
-_APPLY_DELIVERY = text(
-    _NEW_HISTORY + " VALUES (:order_id, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, '',"
-    " '', 0, :shipment_id, :status, :carrier, :tracking_number, :at, :at)"
-    " ON CONFLICT (order_id) DO UPDATE SET"
-    "  shipment_id = COALESCE(NULLIF(h.shipment_id, ''), EXCLUDED.shipment_id),"
-    "  delivery_status = GREATEST(h.delivery_status, EXCLUDED.delivery_status),"
-    "  carrier = COALESCE(NULLIF(EXCLUDED.carrier, ''), h.carrier),"
-    "  tracking_number = COALESCE(NULLIF(EXCLUDED.tracking_number, ''), h.tracking_number),"
-    "  updated_at = GREATEST(h.updated_at, EXCLUDED.updated_at)"
+_APPLY_DELIVERY = Query(
+    text(
+        _NEW_HISTORY + " VALUES (:order_id, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, '',"
+        " '', 0, :shipment_id, :status, :carrier, :tracking_number, :at, :at)"
+        " ON CONFLICT (order_id) DO UPDATE SET"
+        "  shipment_id = COALESCE(NULLIF(h.shipment_id, ''), EXCLUDED.shipment_id),"
+        "  delivery_status = GREATEST(h.delivery_status, EXCLUDED.delivery_status),"
+        "  carrier = COALESCE(NULLIF(EXCLUDED.carrier, ''), h.carrier),"
+        "  tracking_number = COALESCE(NULLIF(EXCLUDED.tracking_number, ''), h.tracking_number),"
+        "  updated_at = GREATEST(h.updated_at, EXCLUDED.updated_at)"
+    )
 )
 
 
@@ -442,7 +469,8 @@ class HistoryRepository:
         self._conn = conn
 
     async def apply_order(self, fact: OrderFact) -> None:
-        await self._conn.execute(
+        await execute(
+            self._conn,
             _APPLY_ORDER,
             {
                 "order_id": fact.order_id,
@@ -465,7 +493,8 @@ class HistoryRepository:
         )
 
     async def apply_payment(self, fact: PaymentFact) -> None:
-        await self._conn.execute(
+        await execute(
+            self._conn,
             _APPLY_PAYMENT,
             {
                 "order_id": fact.order_id,
@@ -476,7 +505,8 @@ class HistoryRepository:
         )
 
     async def apply_delivery(self, fact: DeliveryFact) -> None:
-        await self._conn.execute(
+        await execute(
+            self._conn,
             _APPLY_DELIVERY,
             {
                 "order_id": fact.order_id,
