@@ -3,7 +3,8 @@ bound, a burst of orders beyond what the sagas can finish is accepted at once an
 waits, every order later than the last, for as long as the backlog takes (tens of seconds
 in the closed-loop benchmark). So PlaceOrder refuses new orders, RESOURCE_EXHAUSTED with a
 retry hint (HTTP 429 at the gateway, the RetryInfo in its JSON body), while the unfinished
-sagas number `limit` or more; orders already placed are unaffected, and their sagas drain
+sagas number `limit` or more; orders already placed are unaffected (a retry of one is
+answered: service.place_order asks only once the key proved new), and their sagas drain
 the backlog.
 """
 

@@ -95,13 +95,13 @@ class OrdersApi(OrdersServiceServicer):
         self, request: pb.PlaceOrderRequest, context: Context
     ) -> pb.PlaceOrderResponse:
         caller = await _caller(context)
-        self._admit()
         order = await service.place_order(
             self._uow,
             idempotency_key=request.idempotency_key,
             command=place_order_from_proto(request, caller.subject),
             shipping=self._shipping,
             clock=self._clock,
+            admit=self._admit,
         )
         self._wake()
         return pb.PlaceOrderResponse(

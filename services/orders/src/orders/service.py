@@ -67,21 +67,24 @@ class Viewed:
 # --- PlaceOrder --------------------------------------------------------------------------
 
 
-async def place_order(
+async def place_order(  # noqa: PLR0913 - a command, its key, and what it needs
     unit_of_work: UoW,
     *,
     idempotency_key: str,
     command: PlaceOrder,
     shipping: Shipping,
     clock: Clock = utc_now,
+    admit: Callable[[], None] = lambda: None,
 ) -> Order:
     """Prices the cart from the read model, quotes delivery, and stores the order PENDING
     with its saga, emitting OrderPlaced, in one unit of work. A retry with the same key
-    returns the first outcome, even if prices changed since."""
+    returns the first outcome, even if prices changed since, and even while `admit` (the
+    admission control) refuses new orders: the client that lost the answer gets it."""
     async with unit_of_work() as uow:  # a retry answers before anything is priced again
         earlier = await uow.claim(idempotency_key, command, Order)
         if earlier is not None:
             return earlier
+    admit()
     async with unit_of_work().read() as uow:
         prices = await uow.repos.prices.get_many([line.sku for line in command.lines])
     lines = domain.price_lines(command.lines, prices, command.currency)
