@@ -238,9 +238,7 @@ class EventConsumer:
         envelope = delivery.envelope
         context.correlation_id.set(envelope.correlation_id)
         if not telemetry.exporting():
-            span = telemetry.unrecorded_span(envelope.traceparent, envelope.tracestate)
-            context.trace_id.set(f"{span.get_span_context().trace_id:032x}")
-            token = otel_context.attach(trace.set_span_in_context(span))
+            token = telemetry.enter_unrecorded_span(envelope.traceparent, envelope.tracestate)
             try:
                 await self._subscription.handle(event, delivery)
             finally:

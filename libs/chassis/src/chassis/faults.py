@@ -43,13 +43,19 @@ class Fault:
     retry_delay_s: float | None = None  # sent as google.rpc.RetryInfo
 
 
+def driver_error(error: BaseException) -> BaseException:
+    """The database driver's error behind `error`: SQLAlchemy wraps it; a statement run on
+    the driver (chassis.db.Query) raises it bare."""
+    return error.orig if isinstance(error, sa.DBAPIError) and error.orig is not None else error
+
+
 def classify(error: BaseException) -> Fault | None:
     """The fault `error` is, or None when it is a bug."""
     if isinstance(error, sa.TimeoutError):  # the pool's wait for a free connection
         return Fault(grpc.StatusCode.RESOURCE_EXHAUSTED, "the service is busy", 0.1)
     if isinstance(error, Overloaded):
         return Fault(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error), error.retry_after_s)
-    cause = error.orig if isinstance(error, sa.DBAPIError) else error
+    cause = driver_error(error)
     if isinstance(cause, RETRYABLE_CONFLICTS):
         return Fault(grpc.StatusCode.UNAVAILABLE, "a concurrent change conflicted; retry", 0.05)
     if isinstance(cause, pg.QueryCanceled | pg.LockNotAvailable):

@@ -9,14 +9,18 @@ needs no collector). Exporters are found by their OpenTelemetry entry point name
 import os
 import random
 import re
+from contextvars import Token
 from importlib.metadata import entry_points
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from chassis import context
 from chassis.config import ServiceSettings
 
 _exporting = False
@@ -88,3 +92,11 @@ def unrecorded_span(traceparent: object, tracestate: object) -> NonRecordingSpan
             trace_state=state,
         )
     )
+
+
+def enter_unrecorded_span(traceparent: object, tracestate: object) -> Token[Context]:
+    """Makes `unrecorded_span` the current span and its trace id the log lines'; pass the
+    token it returns to `otel_context.detach` when the call or delivery ends."""
+    span = unrecorded_span(traceparent, tracestate)
+    context.trace_id.set(f"{span.get_span_context().trace_id:032x}")
+    return otel_context.attach(trace.set_span_in_context(span))

@@ -31,12 +31,10 @@ from types import TracebackType
 from typing import Generic, ParamSpec, Protocol, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import exc as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chassis import idempotency, outbox, records
+from chassis import faults, idempotency, outbox, records
 from chassis.db import Database, commit_transaction, rollback_transaction
-from chassis.faults import RETRYABLE_CONFLICTS
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
@@ -210,9 +208,8 @@ def retry_conflicts(use_case: Callable[P, Awaitable[T]]) -> Callable[P, Awaitabl
             try:
                 return await use_case(*args, **kwargs)
             except Exception as error:
-                # SQLAlchemy wraps the driver's error; a Query run on the driver raises it bare.
-                cause = error.orig if isinstance(error, sa.DBAPIError) else error
-                if not isinstance(cause, RETRYABLE_CONFLICTS) or attempt == CONFLICT_ATTEMPTS:
+                conflict = isinstance(faults.driver_error(error), faults.RETRYABLE_CONFLICTS)
+                if not conflict or attempt == CONFLICT_ATTEMPTS:
                     raise
             await asyncio.sleep(random.uniform(0, CONFLICT_BACKOFF_S * 2**attempt))
         raise AssertionError("unreachable")

@@ -80,9 +80,7 @@ class TracingInterceptor(UnaryServerInterceptor):
                 traceparent = value
             elif key == _TRACESTATE:
                 tracestate = value
-        span = telemetry.unrecorded_span(traceparent, tracestate)
-        call_context.trace_id.set(f"{span.get_span_context().trace_id:032x}")
-        token = otel_context.attach(trace.set_span_in_context(span))
+        token = telemetry.enter_unrecorded_span(traceparent, tracestate)
         try:
             return await handler(request, context)
         finally:
